@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { ClientMessageIdSchema, RunIdSchema, ThreadIdSchema } from './ids.js';
+import { INPUT_LIMITS } from './limits.js';
+
+/**
+ * Per-call metadata every procedure accepts in `input._meta` (the only per-call carrier
+ * that survives tRPC's WS protocol). The server strips it before validating the input;
+ * it never carries identity.
+ */
+export const CallMetaSchema = z.object({
+  requestId: z
+    .string()
+    .regex(/^[\w.:-]{1,128}$/)
+    .optional(),
+  traceparent: z
+    .string()
+    .regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/)
+    .optional(),
+  tracestate: z.string().max(512).optional(),
+});
+export type CallMeta = z.infer<typeof CallMetaSchema>;
+
+const cursor = z.string().min(1).max(INPUT_LIMITS.cursorMaxChars);
+const limit = z.number().int().min(1).max(INPUT_LIMITS.pageSizeMax);
+
+/** `chat.createThread` input. */
+export const CreateThreadInputSchema = z.object({
+  title: z.string().trim().min(1).max(INPUT_LIMITS.titleMaxChars).optional(),
+});
+export type CreateThreadInput = z.input<typeof CreateThreadInputSchema>;
+
+/** `chat.listThreads` input: newest first. */
+export const ListThreadsInputSchema = z.object({
+  cursor: cursor.optional(),
+  limit: limit.optional(),
+});
+export type ListThreadsInput = z.input<typeof ListThreadsInputSchema>;
+
+/** `chat.send` input; idempotent on `clientMessageId`. */
+export const SendInputSchema = z.object({
+  threadId: ThreadIdSchema,
+  content: z.string().min(1).max(INPUT_LIMITS.contentMaxChars),
+  clientMessageId: ClientMessageIdSchema,
+});
+export type SendInput = z.input<typeof SendInputSchema>;
+
+/** `chat.history` input: oldest first, paging forwards from `cursor`. */
+export const HistoryInputSchema = z.object({
+  threadId: ThreadIdSchema,
+  cursor: cursor.optional(),
+  limit: limit.optional(),
+});
+export type HistoryInput = z.input<typeof HistoryInputSchema>;
+
+/** `chat.cancel` input. */
+export const CancelInputSchema = z.object({ runId: RunIdSchema });
+export type CancelInput = z.input<typeof CancelInputSchema>;
+
+/** `agent.run` input. */
+export const GetRunInputSchema = z.object({ runId: RunIdSchema });
+export type GetRunInput = z.input<typeof GetRunInputSchema>;
+
+/**
+ * `agent.events` input. Without `lastEventId` the stream starts live at the current end
+ * of the thread's stream; with one it resumes right after it.
+ */
+export const EventsInputSchema = z.object({
+  threadId: ThreadIdSchema,
+  lastEventId: z.string().max(INPUT_LIMITS.eventIdMaxChars).nullish(),
+});
+export type EventsInput = z.input<typeof EventsInputSchema>;
