@@ -1,0 +1,78 @@
+import type { Message, Run, RunId, ToolCallId, UserId } from '@tracewire/shared';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+/** What a tool gets besides its arguments. */
+export interface ToolContext {
+  /** Aborted on cancel, run timeout, tool timeout or shutdown. Tools must honour it. */
+  signal: AbortSignal;
+  log: Logger;
+  runId: RunId;
+  userId: UserId;
+  toolCallId: ToolCallId;
+}
+
+/** A typed tool an agent can call. Arguments are validated with `args` before `execute`. */
+export interface ToolDefinition<TArgs = unknown, TResult = unknown> {
+  name: string;
+  description: string;
+  args: z.ZodType<TArgs>;
+  /** Per-call timeout; falls back to the server's tool timeout. */
+  timeoutMs?: number;
+  execute(args: TArgs, ctx: ToolContext): Promise<TResult>;
+}
+
+/** A tool with its types erased, as agents hold them in a list. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyToolDefinition = ToolDefinition<any, unknown>;
+
+/** Outcome of one tool call, as the agent sees it (failures are values, not throws). */
+export type ToolOutcome<TResult = unknown> =
+  | { ok: true; result: TResult; durationMs: number }
+  | { ok: false; error: { code: string; message: string }; durationMs: number };
+
+/** The API an agent's `run` uses: every call emits the matching event. */
+export interface AgentContext {
+  /** The user message that started the run. */
+  readonly message: Message;
+  readonly run: Run;
+  /** Aborted on cancel, timeout or shutdown. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Emits `agent_thinking`. */
+  think(text: string): Promise<void>;
+  /** Emits `message_delta`; the deltas, joined, are the final answer. */
+  delta(text: string): Promise<void>;
+  /** Runs a tool, emitting `tool_executing` then `tool_completed`. */
+  callTool<TResult = unknown>(name: string, args: unknown): Promise<ToolOutcome<TResult>>;
+  /** Abortable pause (agent pacing). */
+  sleep(ms: number): Promise<void>;
+  /** Configured pause between an agent's steps (`config.agent.paceMs`); 0 means no pauses. */
+  readonly paceMs: number;
+}
+
+/** An agent: a name, its tools and a `run` that streams through the context. */
+export interface AgentDefinition {
+  name: string;
+  description: string;
+  tools: readonly AnyToolDefinition[];
+  /**
+   * Produces the answer. The final message content is the concatenation of all deltas;
+   * throw (or let the signal abort) to fail the run.
+   */
+  run(ctx: AgentContext): Promise<void>;
+}
+
+/** Runs agents for runs created by `chat.send`; one instance per server. */
+export interface RunManager {
+  /** Starts a queued run in the background. The run is not tied to any connection. */
+  start(run: Run, message: Message): void;
+  /** Cancels an active run (ends with `agent_error` CANCELLED); an ended run is returned as is. */
+  cancel(runId: RunId): Promise<Run>;
+  /** Number of active runs of a user. */
+  activeRunCount(userId: UserId): number;
+  /** Ends runs that a previous process left queued or running (crash recovery). */
+  recover(): Promise<void>;
+  /** Stops accepting runs, lets active ones finish within `graceMs`, ends the rest with SHUTDOWN. */
+  shutdown(graceMs: number): Promise<void>;
+}

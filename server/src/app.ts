@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { demoAgent } from './agents/demoAgent.js';
+import { createAgentRegistry } from './agents/registry.js';
+import { createRunManager } from './agents/runManager.js';
+import type { AgentDefinition } from './agents/types.js';
+import { createAuthenticator } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { Services } from './services.js';
+import { openSqliteStorage, type RetentionOptions } from './storage/sqlite/index.js';
+import { createTransport, type Transport } from './transport/server.js';
+import { createKeyedMutex } from './util/keyedMutex.js';
+
+/** Options for {@link createTracewire}. */
+export interface CreateTracewireOptions {
+  config: Config;
+  logger: Logger;
+  /** Agents to serve; the first is the default. Defaults to the demo agent. */
+  agents?: readonly AgentDefinition[];
+  /** Event retention (by count and age); unlimited by default. */
+  retention?: RetentionOptions;
+  /** Prometheus text for `/metrics`. */
+  renderMetrics?: () => Promise<string>;
+}
+
+/** A started Tracewire server. */
+export interface TracewireServer {
+  readonly url: string;
+  readonly port: number;
+  readonly services: Services;
+  readonly transport: Transport;
+  /**
+   * Graceful stop: stop accepting, let runs finish within the grace period (the rest end
+   * with SHUTDOWN), tell WS clients to reconnect, close the store. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** Builds services on the embedded default (SQLite file, in-process fan-out) and starts listening. */
+export async function createTracewire(opts: CreateTracewireOptions): Promise<TracewireServer> {
+  const { config, logger } = opts;
+  const storage = await openSqliteStorage({
+    file: join(config.dataDir, 'tracewire.db'),
+    logger,
+    ...(opts.retention ? { retention: opts.retention } : {}),
+  });
+  const agentList = opts.agents ?? [demoAgent];
+  const agents = createAgentRegistry(agentList);
+  const locks = createKeyedMutex();
+  const runs = createRunManager({
+    store: storage.store,
+    events: storage.events,
+    agents,
+    config: config.agent,
+    logger,
+    locks,
+  });
+  const services: Services = {
+    config,
+    logger,
+    auth: createAuthenticator(config.auth),
+    store: storage.store,
+    events: storage.events,
+    agents,
+    runs,
+    locks,
+    defaultAgent: agentList[0]?.name ?? 'demo',
+  };
+  await runs.recover();
+  const transport = createTransport({
+    services,
+    ...(opts.renderMetrics ? { renderMetrics: opts.renderMetrics } : {}),
+  });
+  const { url, port } = await transport.listen();
+
+  let stopped: Promise<void> | null = null;
+  const stop = () =>
+    (stopped ??= (async () => {
+      logger.info('stopping: no new connections');
+      transport.stopAccepting();
+      await runs.shutdown(config.shutdownGraceMs);
+      await transport.closeConnections();
+      await storage.close();
+      logger.info('stopped');
+    })());
+
+  return { url, port, services, transport, stop };
+}

@@ -1,0 +1,32 @@
+import type { AppError, CallMeta } from '@tracewire/shared';
+import type { Logger } from 'pino';
+import type { Principal } from './auth/tokens.js';
+import type { Services } from './services.js';
+
+/** How a call arrived. */
+export type Transport = 'http' | 'sse' | 'ws' | 'internal';
+
+/**
+ * Context created per HTTP request, per SSE stream, or once per WebSocket connection.
+ * Never carries anything taken from the client without verification.
+ */
+export interface BaseContext {
+  services: Services;
+  transport: Transport;
+  /** Verified caller, or null when no valid token was presented. */
+  principal: Principal | null;
+  /** Why authentication failed (reported per call as UNAUTHORIZED). */
+  authError: AppError | null;
+  /** Connection id (WS) or null. */
+  connectionId: string | null;
+}
+
+/** Context inside a procedure, after the per-call middleware. */
+export interface CallContext extends BaseContext {
+  /** This call's request id (from `_meta.requestId` when valid, else generated). */
+  requestId: string;
+  /** Validated per-call metadata (`_meta`), trace context included. */
+  meta: CallMeta;
+  /** Logger bound to request_id and user_id. */
+  log: Logger;
+}

@@ -1,0 +1,39 @@
+import type { AgentEvent, ThreadId } from '@tracewire/shared';
+
+/** An event before the log assigns its position. */
+export type AgentEventDraft = AgentEvent extends infer E
+  ? E extends AgentEvent
+    ? Omit<E, 'seq' | 'epoch'>
+    : never
+  : never;
+
+/** Where a thread's stream stands. */
+export interface StreamHead {
+  /** Current epoch of the thread's stream. */
+  epoch: string;
+  /** Last seq written (0 when empty). */
+  headSeq: number;
+  /** Oldest seq still retained (headSeq + 1 when nothing is retained). */
+  firstSeq: number;
+}
+
+/** Live listener; called in seq order, synchronously after the append commits. */
+export type EventListener = (event: AgentEvent) => void;
+
+/**
+ * Per-thread ordered, durable event stream with live fan-out.
+ * `append` assigns `seq` (monotonic, +1, per thread) and `epoch`; listeners see events in
+ * seq order. Subscribe first, then read the backfill, so nothing falls between.
+ */
+export interface EventLog {
+  /** Appends in order and notifies listeners; resolves with the stored events. */
+  append(threadId: ThreadId, drafts: readonly AgentEventDraft[]): Promise<AgentEvent[]>;
+  /** Events with `seq > afterSeq` in the current epoch, oldest first, at most `limit`. */
+  read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]>;
+  /** The stream's position. Creates the stream (new epoch) when it does not exist yet. */
+  head(threadId: ThreadId): Promise<StreamHead>;
+  /** Live tail of one thread. Returns the unsubscribe function. */
+  subscribe(threadId: ThreadId, listener: EventListener): () => void;
+  /** Flushes and closes; listeners are dropped. */
+  close(): Promise<void>;
+}

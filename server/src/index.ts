@@ -1,0 +1,20 @@
+/**
+ * @module
+ * The Tracewire server: create it with {@link createTracewire}; `AppRouter` is the type the
+ * client SDK is generated from.
+ */
+export { appRouter } from './routers/index.js';
+export type { AppRouter } from './routers/index.js';
+export { createTracewire } from './app.js';
+export type { CreateTracewireOptions, TracewireServer } from './app.js';
+export { loadConfig, ConfigError, DEV_AUTH_SECRET } from './config.js';
+export type { Config } from './config.js';
+export { createLogger } from './logger.js';
+export { createAuthenticator, signToken } from './auth/tokens.js';
+export type { Authenticator, Principal, SignTokenOptions } from './auth/tokens.js';
+export { createServiceCaller } from './internalCaller.js';
+export type { ServiceCallerOptions } from './internalCaller.js';
+export type { Services } from './services.js';
+export type { ChatStore } from './storage/chatStore.js';
+export type { EventLog, StreamHead } from './events/eventLog.js';
+export type { AgentDefinition, ToolDefinition, AgentContext, RunManager } from './agents/types.js';

@@ -1,0 +1,51 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createTracewire } from './app.js';
+import { signToken } from './auth/tokens.js';
+
+/** `npm start`: the embedded default (SQLite, in-process fan-out, demo agent). */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const server = await createTracewire({ config, logger });
+  process.stdout.write(`Tracewire listening on ${server.url}\n`);
+  if (config.auth.devSecret) {
+    const token = await signToken({ ...config.auth, userId: 'demo', expiresIn: '30d' });
+    process.stdout.write(
+      `Development mode: no TRACEWIRE_AUTH_SECRET set, using the built-in dev secret.\n` +
+        `Demo token (user "demo", 30 days):\n${token}\n`,
+    );
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutdown requested');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Tracewire failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+import { TRPCError } from '@trpc/server';
+import { CallMetaSchema, createRequestId, type CallMeta } from '@tracewire/shared';
+import type { BaseContext, CallContext } from '../context.js';
+import { tagRequestId, toTRPCError } from '../errors.js';
+import { middleware } from '../trpc.js';
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Splits `_meta` off the raw input and validates it (invalid metadata is a BAD_REQUEST). */
+function splitMeta(raw: unknown): { meta: CallMeta; rest: unknown } {
+  if (!isPlainObject(raw) || !('_meta' in raw)) return { meta: {}, rest: raw };
+  const { _meta, ...rest } = raw;
+  if (_meta === undefined) return { meta: {}, rest };
+  const parsed = CallMetaSchema.strict().safeParse(_meta);
+  if (!parsed.success) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid _meta', cause: parsed.error });
+  }
+  return { meta: parsed.data, rest };
+}
+
+/** Wraps a subscription's iterable so errors raised while streaming carry the request id. */
+async function* tagStreamErrors(source: AsyncIterable<unknown>, requestId: string) {
+  try {
+    yield* source;
+  } catch (err) {
+    const e = toTRPCError(err);
+    tagRequestId(e, requestId);
+    throw e;
+  }
+}
+
+/**
+ * First middleware of every procedure: gives the call its own request id and logger
+ * (per call even on WebSocket, where tRPC's context is per connection), strips `_meta`
+ * before input validation, and maps every error once (AppError → tRPC code) tagged
+ * with the request id.
+ */
+export const requestContext = middleware(async (opts) => {
+  const ctx: BaseContext = opts.ctx;
+  const started = performance.now();
+  let requestId = createRequestId();
+  let log = ctx.services.logger;
+  try {
+    const { meta, rest } = splitMeta(await opts.getRawInput());
+    if (meta.requestId) requestId = meta.requestId;
+    log = ctx.services.logger.child({
+      request_id: requestId,
+      user_id: ctx.principal?.userId ?? null,
+    });
+    const callCtx: Omit<CallContext, keyof BaseContext> = { requestId, meta, log };
+    // tRPC accepts ctx and getRawInput together at runtime; its types show them separately.
+    const next = opts.next as unknown as (o: {
+      ctx: typeof callCtx;
+      getRawInput: () => Promise<unknown>;
+    }) => ReturnType<typeof opts.next<typeof callCtx>>;
+    const result = await next({ ctx: callCtx, getRawInput: () => Promise.resolve(rest) });
+    if (!result.ok) {
+      const error = toTRPCError(result.error);
+      tagRequestId(error, requestId);
+      logCall(log, { path: opts.path, type: opts.type, started, code: error.code, error });
+      return { ...result, error };
+    }
+    logCall(log, { path: opts.path, type: opts.type, started, code: 'OK' });
+    if (opts.type === 'subscription' && isAsyncIterable(result.data)) {
+      return { ...result, data: tagStreamErrors(result.data, requestId) };
+    }
+    return result;
+  } catch (err) {
+    const error = toTRPCError(err);
+    tagRequestId(error, requestId);
+    logCall(log, { path: opts.path, type: opts.type, started, code: error.code, error });
+    throw error;
+  }
+});
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+interface CallLog {
+  path: string;
+  type: string;
+  started: number;
+  code: string;
+  error?: TRPCError;
+}
+
+/** One line per call; failures at warn (client errors) or error (server errors). */
+function logCall(log: CallContext['log'], entry: CallLog): void {
+  const fields = {
+    path: entry.path,
+    type: entry.type,
+    code: entry.code,
+    duration_ms: Math.round((performance.now() - entry.started) * 100) / 100,
+  };
+  if (!entry.error) log.debug(fields, 'call');
+  else if (entry.error.code === 'INTERNAL_SERVER_ERROR')
+    log.error({ ...fields, err: entry.error.cause ?? entry.error }, 'call failed');
+  else log.info({ ...fields, reason: entry.error.message }, 'call refused');
+}

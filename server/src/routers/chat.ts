@@ -1,0 +1,80 @@
+import {
+  AppError,
+  CancelInputSchema,
+  CreateThreadInputSchema,
+  HistoryInputSchema,
+  INPUT_LIMITS,
+  ListThreadsInputSchema,
+  SendInputSchema,
+  formatEventId,
+} from '@tracewire/shared';
+import { createAccess } from '../access.js';
+import { authedProcedure } from '../procedures.js';
+import { router } from '../trpc.js';
+
+/** Threads, messages and runs: the mutations a chat client sends. */
+export const chatRouter = router({
+  createThread: authedProcedure.input(CreateThreadInputSchema).mutation(async ({ ctx, input }) => {
+    const thread = await ctx.services.store.createThread({
+      userId: ctx.principal.userId,
+      title: input.title ?? 'New chat',
+    });
+    ctx.log.info({ thread_id: thread.id }, 'thread created');
+    return thread;
+  }),
+
+  listThreads: authedProcedure.input(ListThreadsInputSchema).query(({ ctx, input }) =>
+    ctx.services.store.listThreads(ctx.principal.userId, {
+      cursor: input.cursor,
+      limit: input.limit ?? INPUT_LIMITS.pageSizeDefault,
+    }),
+  ),
+
+  send: authedProcedure.input(SendInputSchema).mutation(async ({ ctx, input }) => {
+    const { services, principal } = ctx;
+    await createAccess(services.store).thread(principal.userId, input.threadId);
+    const max = services.config.agent.maxConcurrentRunsPerUser;
+    if (services.runs.activeRunCount(principal.userId) >= max) {
+      throw new AppError('TOO_MANY_REQUESTS', `at most ${max} concurrent runs per user`);
+    }
+    const { message, run, created } = await services.store.createMessageAndRun({
+      threadId: input.threadId,
+      userId: principal.userId,
+      content: input.content,
+      clientMessageId: input.clientMessageId,
+      agent: services.defaultAgent,
+    });
+    if (created) {
+      services.runs.start(run, message);
+      ctx.log.info({ thread_id: run.threadId, run_id: run.id }, 'run started');
+    } else {
+      ctx.log.info({ run_id: run.id }, 'send retried: returning the first run');
+    }
+    return { message, run };
+  }),
+
+  history: authedProcedure.input(HistoryInputSchema).query(async ({ ctx, input }) => {
+    const { services, principal } = ctx;
+    await createAccess(services.store).thread(principal.userId, input.threadId);
+    // Under the thread lock the assistant message and its agent_completed event are
+    // written together, so the position returned matches the messages exactly.
+    return services.locks.run(input.threadId, async () => {
+      const head = await services.events.head(input.threadId);
+      const page = await services.store.listMessages(input.threadId, {
+        cursor: input.cursor,
+        limit: input.limit ?? INPUT_LIMITS.pageSizeDefault,
+      });
+      return {
+        ...page,
+        lastEventId: formatEventId({ epoch: head.epoch, seq: head.headSeq }),
+      };
+    });
+  }),
+
+  cancel: authedProcedure.input(CancelInputSchema).mutation(async ({ ctx, input }) => {
+    await createAccess(ctx.services.store).run(ctx.principal.userId, input.runId);
+    const run = await ctx.services.runs.cancel(input.runId);
+    ctx.log.info({ run_id: run.id, status: run.status }, 'run cancel requested');
+    return run;
+  }),
+});

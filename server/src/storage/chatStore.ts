@@ -1,0 +1,85 @@
+import type {
+  ClientMessageId,
+  Message,
+  MessageId,
+  Run,
+  RunId,
+  RunStatus,
+  Thread,
+  ThreadId,
+  UserId,
+} from '@tracewire/shared';
+
+/** A page of results with an opaque cursor for the next page (`null` at the end). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Paging options; `limit` is already clamped by the caller. */
+export interface PageOptions {
+  cursor?: string | undefined;
+  limit: number;
+}
+
+/** What `chat.send` writes in one atomic step. */
+export interface SendRecord {
+  threadId: ThreadId;
+  userId: UserId;
+  content: string;
+  clientMessageId: ClientMessageId;
+  agent: string;
+}
+
+/** Result of {@link ChatStore.createMessageAndRun}; `created` is false for an idempotent retry. */
+export interface SendResult {
+  message: Message;
+  run: Run;
+  created: boolean;
+}
+
+/** Fields a run transition may set. */
+export interface RunPatch {
+  status: RunStatus;
+  startedAt?: Date;
+  endedAt?: Date;
+  error?: { code: string; message: string } | null;
+}
+
+/**
+ * Threads, messages and runs. Async everywhere so that networked back ends
+ * (PostgreSQL) fit behind the same contract; ownership checks are the caller's job.
+ */
+export interface ChatStore {
+  /** Creates a thread owned by `userId`. */
+  createThread(input: { userId: UserId; title: string }): Promise<Thread>;
+  /** A thread by id, or null. */
+  getThread(id: ThreadId): Promise<Thread | null>;
+  /** The user's threads, most recently created first. */
+  listThreads(userId: UserId, page: PageOptions): Promise<Page<Thread>>;
+  /**
+   * Writes the user message and its queued run atomically. Idempotent on
+   * (userId, clientMessageId): a retry returns the first message and run with `created: false`.
+   */
+  createMessageAndRun(input: SendRecord): Promise<SendResult>;
+  /** Appends an assistant message to a thread (the final answer of a run). */
+  appendAssistantMessage(input: {
+    threadId: ThreadId;
+    runId: RunId;
+    content: string;
+  }): Promise<Message>;
+  /** A message by id, or null. */
+  getMessage(id: MessageId): Promise<Message | null>;
+  /** A thread's messages, oldest first. */
+  listMessages(threadId: ThreadId, page: PageOptions): Promise<Page<Message>>;
+  /** A run by id, or null. */
+  getRun(id: RunId): Promise<Run | null>;
+  /** Applies a status transition; refuses to change a run that already ended (returns it unchanged). */
+  updateRun(id: RunId, patch: RunPatch): Promise<Run>;
+  /** Runs still queued or running (after a crash, these need to be ended). */
+  listUnfinishedRuns(): Promise<Run[]>;
+  /** Throws when the store cannot serve requests (readiness probe). */
+  ping(): Promise<void>;
+  /** Flushes and closes. Further calls fail. */
+  close(): Promise<void>;
+}
