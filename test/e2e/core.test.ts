@@ -3,7 +3,6 @@ import {
   createClientMessageId,
   isTerminalEvent,
   type AgentEvent,
-  type ThreadId,
 } from '@tracewire/shared';
 import type { AppRouter } from '@tracewire/server';
 import { describe, expect, test } from 'vitest';
@@ -37,7 +36,7 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     await using srv = await startTestServer();
     await using client = createPlainClient({ url: srv.url, token: await srv.tokenFor('alice'), transport });
     const thread = await client.trpc.chat.createThread.mutate({ title: 'first' });
-    let runId: string | undefined;
+    let runId: string | undefined = undefined;
     const done = collectUntil(
       (h) => client.trpc.agent.events.subscribe({ threadId: thread.id }, h),
       (e) => isTerminalEvent(e) && e.runId === runId,
@@ -98,7 +97,7 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     await using srv = await startTestServer();
     await using client = createPlainClient({ url: srv.url, token: await srv.tokenFor('alice'), transport });
     const thread = await client.trpc.chat.createThread.mutate({});
-    let runId: string | undefined;
+    let runId: string | undefined = undefined;
     let cancelled = false;
     const done = collectUntil(
       (h) => client.trpc.agent.events.subscribe({ threadId: thread.id }, h),
@@ -132,7 +131,7 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     await using forged = createPlainClient({ url: srv.url, token: 'not-a-jwt', transport });
 
     const bad = await errorOf(
-      alice.trpc.chat.send.mutate({ threadId: 'nope', content: '', clientMessageId: 'x' } as never),
+      alice.trpc.chat.send.mutate({ threadId: 'nope', content: '', clientMessageId: 'x' }),
     );
     expect(bad.data?.code).toBe('BAD_REQUEST');
     expect(bad.data?.appCode).toBe('BAD_REQUEST');
@@ -171,7 +170,7 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     }
     const subErr = await new Promise<unknown>((resolve) => {
       const sub = bob.trpc.agent.events.subscribe(
-        { threadId: thread.id as ThreadId },
+        { threadId: thread.id },
         { onData: () => resolve(new Error('bob received an event')), onError: (e) => { sub.unsubscribe(); resolve(e); } },
       );
     });
@@ -225,7 +224,7 @@ test('history and the event log survive a restart on the same SQLite file, and c
   const token = await srv1.tokenFor('alice');
   const c1 = createPlainClient({ url: srv1.url, token, transport: 'ws' });
   const thread = await c1.trpc.chat.createThread.mutate({ title: 'persist' });
-  let runId: string | undefined;
+  let runId: string | undefined = undefined;
   const done = collectUntil(
     (h) => c1.trpc.agent.events.subscribe({ threadId: thread.id }, h),
     (e) => isTerminalEvent(e) && e.runId === runId,
@@ -250,6 +249,6 @@ test('history and the event log survive a restart on the same SQLite file, and c
     (_e, all) => all.length === expected.length,
   );
   expect(replay.map((r) => r.id)).toEqual(expected.map((r) => r.id));
-  expect((await c2.trpc.agent.run.query({ runId: runId as never })).status).toBe('completed');
+  expect((await c2.trpc.agent.run.query({ runId: runId })).status).toBe('completed');
   expect((await c2.trpc.chat.listThreads.query({})).items.map((t) => t.id)).toEqual([thread.id]);
 });

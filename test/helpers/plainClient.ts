@@ -49,7 +49,7 @@ export function createPlainClient(opts: PlainClientOptions): PlainClient {
         true: httpSubscriptionLink({
           url: `${opts.url}/trpc`,
           transformer,
-          EventSource: EventSource as unknown as typeof globalThis.EventSource,
+          EventSource: EventSource,
           ...(connectionParams ? { connectionParams } : {}),
         }),
         false: httpBatchLink({

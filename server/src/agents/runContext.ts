@@ -1,0 +1,107 @@
+import { createToolCallId } from '@tracewire/shared';
+import type { Message, Run } from '@tracewire/shared';
+import type { Logger } from 'pino';
+import type { AgentEventDraft } from '../events/eventLog.js';
+import { abortableSleep } from './abort.js';
+import { executeTool } from './toolRunner.js';
+import type { AgentContext, AgentDefinition, ToolOutcome } from './types.js';
+
+/** An event body as the context produces it; the emitter adds thread, run and time. */
+export type EventBody = AgentEventDraft extends infer D
+  ? D extends AgentEventDraft
+    ? Omit<D, 'threadId' | 'runId' | 'ts'>
+    : never
+  : never;
+
+/** What {@link createRunContext} needs. */
+export interface RunContextOptions {
+  run: Run;
+  message: Message;
+  agent: AgentDefinition;
+  signal: AbortSignal;
+  log: Logger;
+  paceMs: number;
+  /** Fallback per-call timeout for tools without their own `timeoutMs`. */
+  toolTimeoutMs: number;
+  /** Writes one event of this run (in call order). */
+  emit: (body: EventBody) => Promise<void>;
+}
+
+/** The context plus what the run manager reads back when the agent returns. */
+export interface RunContextHandle {
+  ctx: AgentContext;
+  /** The answer so far: all deltas joined. */
+  answer(): string;
+  /** Number of tool calls of this run that failed. */
+  toolFailures(): number;
+}
+
+/**
+ * Builds the {@link AgentContext} an agent runs with: every call emits its event, tools
+ * run through {@link executeTool} (failures are values), and pauses honour the run's signal.
+ * Transport-free, so tests can drive an agent with a collecting `emit`.
+ */
+export function createRunContext(opts: RunContextOptions): RunContextHandle {
+  const { run, signal } = opts;
+  const parts: string[] = [];
+  let failures = 0;
+  const toolsByName = new Map(opts.agent.tools.map((tool) => [tool.name, tool]));
+
+  const ctx: AgentContext = {
+    message: opts.message,
+    run,
+    signal,
+    log: opts.log,
+    paceMs: opts.paceMs,
+    async think(text) {
+      signal.throwIfAborted();
+      await opts.emit({ type: 'agent_thinking', text });
+    },
+    async delta(text) {
+      signal.throwIfAborted();
+      parts.push(text);
+      await opts.emit({ type: 'message_delta', delta: text });
+    },
+    async callTool<TResult = unknown>(name: string, args: unknown): Promise<ToolOutcome<TResult>> {
+      const toolCallId = createToolCallId();
+      const tool = toolsByName.get(name);
+      await opts.emit({ type: 'tool_executing', toolCallId, tool: name, args });
+      const outcome = await executeTool({
+        tool,
+        name,
+        args,
+        toolCallId,
+        runId: run.id,
+        userId: run.userId,
+        signal,
+        timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
+        log: opts.log,
+      });
+      if (outcome.ok) {
+        await opts.emit({
+          type: 'tool_completed',
+          toolCallId,
+          tool: name,
+          ok: true,
+          result: outcome.result,
+          durationMs: outcome.durationMs,
+        });
+      } else {
+        failures++;
+        await opts.emit({
+          type: 'tool_completed',
+          toolCallId,
+          tool: name,
+          ok: false,
+          error: outcome.error,
+          durationMs: outcome.durationMs,
+        });
+      }
+      // The tool's result type is the caller's claim, as with any dynamically named call.
+      return outcome as ToolOutcome<TResult>;
+    },
+    sleep: (ms) => abortableSleep(ms, signal),
+  };
+
+  return { ctx, answer: () => parts.join(''), toolFailures: () => failures };
+}

@@ -1,0 +1,307 @@
+import { AppError } from '@tracewire/shared';
+import type { AgentErrorCode, Message, Run, RunId, RunStatus, UserId } from '@tracewire/shared';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { EventLog } from '../events/eventLog.js';
+import type { ChatStore } from '../storage/chatStore.js';
+import type { KeyedMutex } from '../util/keyedMutex.js';
+import { isRunStoppedError, raceAbort, stop } from './abort.js';
+import type { AgentRegistry } from './registry.js';
+import { createRunContext } from './runContext.js';
+import { createRunEmitter } from './runEmitter.js';
+import type { RunEmitter } from './runEmitter.js';
+import type { RunManager } from './types.js';
+
+/** What {@link createRunManager} needs. */
+export interface RunManagerOptions {
+  store: ChatStore;
+  events: EventLog;
+  agents: AgentRegistry;
+  config: Config['agent'];
+  logger: Logger;
+  /** Per-thread lock shared with readers (chat.history) that need a consistent snapshot. */
+  locks: KeyedMutex;
+}
+
+/** How a run ended; decided exactly once per run, then persisted. */
+type Outcome =
+  | { kind: 'completed'; answer: string }
+  | { kind: 'failed'; code: AgentErrorCode; message: string }
+  | { kind: 'skipped'; reason: string };
+
+interface ActiveRun {
+  run: Run;
+  controller: AbortController;
+  log: Logger;
+  /** Resolves (never rejects) once the terminal event is written and the run is unregistered. */
+  done: Promise<void>;
+}
+
+const RETRYABLE_CODES: ReadonlySet<AgentErrorCode> = new Set(['TIMEOUT', 'SHUTDOWN', 'INTERNAL']);
+
+/** Run status that goes with an agent error code. */
+const statusForCode = (code: AgentErrorCode): RunStatus =>
+  code === 'CANCELLED' ? 'cancelled' : 'failed';
+
+/** Outcome for a run whose signal aborted: the first stop reason wins. */
+function stopOutcome(reason: unknown): Outcome {
+  if (isRunStoppedError(reason))
+    return { kind: 'failed', code: reason.code, message: reason.message };
+  return { kind: 'failed', code: 'CANCELLED', message: 'The run was aborted' };
+}
+
+/**
+ * Outcome for an agent that threw. Rule: a throw after at least one failed tool call of the
+ * run is TOOL_FAILED (not retryable: the same input fails the same way); any other throw is
+ * INTERNAL (retryable). Only `AppError` messages reach clients; others are logged.
+ */
+function thrownOutcome(error: unknown, toolFailures: number, log: Logger): Outcome {
+  log.warn({ err: error }, 'agent threw');
+  const message = AppError.is(error) ? error.message : undefined;
+  if (toolFailures > 0) {
+    return {
+      kind: 'failed',
+      code: 'TOOL_FAILED',
+      message: message ?? 'A tool call failed and the agent could not continue',
+    };
+  }
+  return { kind: 'failed', code: 'INTERNAL', message: message ?? 'The agent failed unexpectedly' };
+}
+
+/**
+ * Creates the server's run manager: runs agents in the background, independent of any
+ * connection, with per-run and per-tool timeouts, cancellation and graceful shutdown.
+ * Whatever races (cancel, timeout, agent error, completion, shutdown), each run gets
+ * exactly one terminal event (`agent_completed` or `agent_error`), written after the
+ * run's other events and after its status is persisted, under the thread's lock.
+ */
+export function createRunManager(opts: RunManagerOptions): RunManager {
+  const { store, events, config, locks } = opts;
+  const active = new Map<RunId, ActiveRun>();
+  const activeByUser = new Map<UserId, Set<RunId>>();
+  let closing = false;
+  let shutdownPromise: Promise<void> | undefined;
+
+  const runLogger = (run: Run) =>
+    opts.logger.child({
+      run_id: run.id,
+      thread_id: run.threadId,
+      user_id: run.userId,
+      agent: run.agent,
+    });
+
+  function register(entry: ActiveRun): void {
+    active.set(entry.run.id, entry);
+    const ids = activeByUser.get(entry.run.userId) ?? new Set<RunId>();
+    ids.add(entry.run.id);
+    activeByUser.set(entry.run.userId, ids);
+  }
+
+  function unregister(run: Run): void {
+    active.delete(run.id);
+    const ids = activeByUser.get(run.userId);
+    ids?.delete(run.id);
+    if (ids?.size === 0) activeByUser.delete(run.userId);
+  }
+
+  /** Persists a failed/cancelled status then appends `agent_error`; call under the thread lock. */
+  async function writeError(
+    run: Run,
+    failure: { code: AgentErrorCode; message: string },
+    log: Logger,
+  ) {
+    const status = statusForCode(failure.code);
+    const updated = await store.updateRun(run.id, {
+      status,
+      endedAt: new Date(),
+      error: { code: failure.code, message: failure.message },
+    });
+    if (updated.status !== status || updated.error?.code !== failure.code) {
+      log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
+      return false;
+    }
+    await events.append(run.threadId, [
+      {
+        type: 'agent_error',
+        threadId: run.threadId,
+        runId: run.id,
+        ts: Date.now(),
+        code: failure.code,
+        message: failure.message,
+        retryable: RETRYABLE_CODES.has(failure.code),
+      },
+    ]);
+    return true;
+  }
+
+  /** Persists the outcome and writes the single terminal event, atomically for history readers. */
+  async function finish(run: Run, outcome: Outcome, log: Logger): Promise<void> {
+    if (outcome.kind === 'skipped') {
+      log.warn({ reason: outcome.reason }, 'run skipped');
+      return;
+    }
+    await locks.run(run.threadId, async () => {
+      if (outcome.kind === 'failed') {
+        await writeError(run, outcome, log);
+        return;
+      }
+      const message = await store.appendAssistantMessage({
+        threadId: run.threadId,
+        runId: run.id,
+        content: outcome.answer,
+      });
+      const updated = await store.updateRun(run.id, { status: 'completed', endedAt: new Date() });
+      if (updated.status !== 'completed') {
+        log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
+        return;
+      }
+      await events.append(run.threadId, [
+        { type: 'agent_completed', threadId: run.threadId, runId: run.id, ts: Date.now(), message },
+      ]);
+    });
+  }
+
+  /** Runs the agent until it returns, throws or the run's signal aborts; decides the outcome. */
+  async function runAgent(
+    entry: ActiveRun,
+    message: Message,
+    emitter: RunEmitter,
+  ): Promise<Outcome> {
+    const { run, log } = entry;
+    const { signal } = entry.controller;
+    // Aborted before starting: only a start after shutdown gets here.
+    if (signal.aborted) return stopOutcome(signal.reason);
+    if (!opts.agents.has(run.agent)) {
+      return { kind: 'failed', code: 'INTERNAL', message: `Unknown agent "${run.agent}"` };
+    }
+    const agent = opts.agents.get(run.agent);
+    const running = await store.updateRun(run.id, { status: 'running', startedAt: new Date() });
+    if (running.status !== 'running')
+      return { kind: 'skipped', reason: `run is ${running.status}` };
+    await emitter.emit({ type: 'agent_started', agent: agent.name, messageId: message.id });
+
+    const handle = createRunContext({
+      run: running,
+      message,
+      agent,
+      signal,
+      log,
+      paceMs: config.paceMs,
+      toolTimeoutMs: config.toolTimeoutMs,
+      emit: emitter.emit,
+    });
+    try {
+      // Raced so that an agent ignoring its signal cannot keep the run alive.
+      await raceAbort(
+        Promise.resolve().then(() => agent.run(handle.ctx)),
+        signal,
+      );
+    } catch (error) {
+      return signal.aborted
+        ? stopOutcome(signal.reason)
+        : thrownOutcome(error, handle.toolFailures(), log);
+    }
+    return signal.aborted
+      ? stopOutcome(signal.reason)
+      : { kind: 'completed', answer: handle.answer() };
+  }
+
+  async function execute(entry: ActiveRun, message: Message): Promise<void> {
+    const { run, controller, log } = entry;
+    const startedAt = performance.now();
+    const emitter = createRunEmitter(events, run);
+    const timer = setTimeout(() => {
+      stop(controller, 'TIMEOUT', `The run timed out after ${config.runTimeoutMs} ms`);
+    }, config.runTimeoutMs);
+    let outcome: Outcome;
+    try {
+      outcome = await runAgent(entry, message, emitter);
+    } catch (error) {
+      log.error({ err: error }, 'run failed outside the agent');
+      outcome = { kind: 'failed', code: 'INTERNAL', message: 'The run failed unexpectedly' };
+    } finally {
+      clearTimeout(timer);
+    }
+    // From here on nothing the agent still does can write an event.
+    await emitter.close();
+    await finish(run, outcome, log);
+    log.info(
+      {
+        outcome: outcome.kind === 'failed' ? outcome.code : outcome.kind,
+        duration_ms: Math.round(performance.now() - startedAt),
+      },
+      'run ended',
+    );
+  }
+
+  return {
+    start(run, message) {
+      if (active.has(run.id)) {
+        opts.logger.warn({ run_id: run.id }, 'run is already active; start ignored');
+        return;
+      }
+      const controller = new AbortController();
+      if (closing) stop(controller, 'SHUTDOWN', 'The server is shutting down');
+      const entry: ActiveRun = { run, controller, log: runLogger(run), done: Promise.resolve() };
+      register(entry);
+      entry.log.info('run started');
+      entry.done = execute(entry, message)
+        .catch((error: unknown) =>
+          entry.log.error({ err: error }, 'could not persist the end of the run'),
+        )
+        .finally(() => unregister(run));
+    },
+
+    async cancel(runId) {
+      const entry = active.get(runId);
+      if (entry) {
+        stop(entry.controller, 'CANCELLED', 'The run was cancelled');
+        await entry.done;
+      }
+      const run = await store.getRun(runId);
+      if (!run) throw new AppError('NOT_FOUND', `Run ${runId} not found`);
+      return run;
+    },
+
+    activeRunCount: (userId) => activeByUser.get(userId)?.size ?? 0,
+
+    async recover() {
+      const runs = await store.listUnfinishedRuns();
+      let ended = 0;
+      for (const run of runs) {
+        if (active.has(run.id)) continue;
+        const log = runLogger(run);
+        const failure = {
+          code: 'SHUTDOWN' as const,
+          message: 'The server stopped while the run was active; send the message again',
+        };
+        try {
+          if (await locks.run(run.threadId, () => writeError(run, failure, log))) ended++;
+        } catch (error) {
+          log.error({ err: error }, 'could not end an unfinished run');
+        }
+      }
+      if (runs.length > 0)
+        opts.logger.info({ count: ended }, 'ended runs left unfinished by a previous process');
+    },
+
+    shutdown(graceMs) {
+      shutdownPromise ??= (async () => {
+        closing = true;
+        if (active.size > 0 && graceMs > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const graceOver = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          });
+          await Promise.race([Promise.all([...active.values()].map((e) => e.done)), graceOver]);
+          clearTimeout(timer);
+        }
+        for (const entry of active.values())
+          stop(entry.controller, 'SHUTDOWN', 'The server is shutting down');
+        // Loop: runs started during shutdown end at once with SHUTDOWN but still need waiting for.
+        while (active.size > 0) await Promise.all([...active.values()].map((e) => e.done));
+      })();
+      return shutdownPromise;
+    },
+  };
+}

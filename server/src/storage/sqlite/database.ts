@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
+import type { DatabaseSchema } from './schema.js';
+
+/** Options for {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Database file; its parent directory is created when missing. */
+  file: string;
+  /** How long a writer waits for a lock held by another connection. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Runs compiled Kysely queries synchronously on the raw connection. Multi-statement
+ * transactions use it so that nothing else on the shared connection can interleave
+ * between their statements (an async Kysely transaction would stay open across awaits).
+ */
+export interface SyncExecutor {
+  /** All rows of a query. */
+  all<TRow>(query: CompiledQuery<TRow>): TRow[];
+  /** The first row, or undefined. */
+  first<TRow>(query: CompiledQuery<TRow>): TRow | undefined;
+  /** Runs a write; returns the number of changed rows. */
+  run(query: CompiledQuery): number;
+  /** Runs `fn` in one immediate transaction (rolled back when it throws). */
+  transaction<T>(fn: () => T): T;
+}
+
+/** One open SQLite file shared by the chat store and the event log. */
+export interface SqliteDatabase {
+  sqlite: Database.Database;
+  db: Kysely<DatabaseSchema>;
+  sync: SyncExecutor;
+}
+
+/**
+ * Opens (or creates) the database file with the settings the storage layer relies on:
+ * WAL (readers never block the writer), `synchronous=NORMAL` (durable at checkpoints,
+ * fast commits), a busy timeout and enforced foreign keys.
+ */
+export function openDatabase(opts: OpenDatabaseOptions): SqliteDatabase {
+  if (opts.file !== ':memory:')
+    fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+  const sqlite = new Database(opts.file);
+  try {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { sqlite, db, sync: createSyncExecutor(sqlite) };
+}
+
+/** Builds the synchronous executor with a statement cache keyed by SQL text. */
+export function createSyncExecutor(sqlite: Database.Database): SyncExecutor {
+  const cache = new Map<string, Database.Statement<unknown[]>>();
+  const prepare = (sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = sqlite.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+  return {
+    all: <TRow>(q: CompiledQuery<TRow>) => prepare(q.sql).all(...q.parameters) as TRow[],
+    first: <TRow>(q: CompiledQuery<TRow>) =>
+      prepare(q.sql).get(...q.parameters) as TRow | undefined,
+    run: (q) => prepare(q.sql).run(...q.parameters).changes,
+    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+  };
+}

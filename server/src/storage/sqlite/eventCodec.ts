@@ -1,0 +1,105 @@
+import { transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import type { Selectable } from 'kysely';
+import type { AgentEventDraft } from '../../events/eventLog.js';
+import type { EventsTable } from './schema.js';
+
+/** The stored form of an event's type-specific fields. */
+export interface EncodedEventData {
+  /** Plain JSON. */
+  data: string;
+  /** superjson annotations (Dates, undefined, Maps, …), null when plain JSON is exact. */
+  meta: string | null;
+}
+
+/** An events row as read back. */
+export type EventRow = Selectable<EventsTable>;
+
+/** True when `JSON.parse(JSON.stringify(v))` gives back exactly `v`. */
+function isPlainJson(v: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case 'object': {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v) || !isPlainJson(v[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in v) {
+        if (key === '__proto__' || !isPlainJson((v as Record<string, unknown>)[key], depth + 1))
+          return false;
+      }
+      return true;
+    }
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      return false;
+  }
+}
+
+/**
+ * Encodes the fields an event has beyond the columns. Plain JSON when that is exact (the
+ * common case, and fast); otherwise superjson so Dates (`agent_completed.message`) and
+ * other values in tool args/results revive exactly.
+ */
+export function encodeEventData(rest: Record<string, unknown>): EncodedEventData {
+  if (isPlainJson(rest)) return { data: JSON.stringify(rest), meta: null };
+  const { json, meta } = transformer.serialize(rest);
+  return { data: JSON.stringify(json), meta: meta === undefined ? null : JSON.stringify(meta) };
+}
+
+/** Splits a draft into its column fields and the rest (what {@link encodeEventData} stores). */
+export function splitDraft(draft: AgentEventDraft): {
+  type: string;
+  threadId: string;
+  runId: string;
+  ts: number;
+  rest: Record<string, unknown>;
+} {
+  const {
+    type,
+    threadId,
+    runId,
+    ts,
+    seq: _seq,
+    epoch: _epoch,
+    ...rest
+  } = draft as unknown as Record<string, unknown> & {
+    type: string;
+    threadId: string;
+    runId: string;
+    ts: number;
+  };
+  return { type, threadId, runId, ts, rest };
+}
+
+/** Rebuilds the event exactly as it was appended. */
+export function decodeEvent(row: EventRow): AgentEvent {
+  const json: unknown = JSON.parse(row.data);
+  const rest =
+    row.data_meta === null
+      ? (json as Record<string, unknown>)
+      : transformer.deserialize<Record<string, unknown>>({
+          json: json as never,
+          meta: JSON.parse(row.data_meta) as never,
+        });
+  return {
+    type: row.type,
+    threadId: row.thread_id as ThreadId,
+    runId: row.run_id,
+    seq: row.seq,
+    epoch: row.epoch,
+    ts: row.ts,
+    ...rest,
+  } as unknown as AgentEvent;
+}

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { EventLog } from '../../events/eventLog.js';
+import type { ChatStore } from '../chatStore.js';
+import { openDatabase } from './database.js';
+import { migrateToLatest } from './migrations.js';
+import { SqliteChatStore } from './sqliteChatStore.js';
+import { SqliteEventLog, type RetentionOptions } from './sqliteEventLog.js';
+
+export type { RetentionOptions } from './sqliteEventLog.js';
+export { SqliteChatStore } from './sqliteChatStore.js';
+export { SqliteEventLog } from './sqliteEventLog.js';
+export { MIGRATIONS, migrateToLatest } from './migrations.js';
+
+/** Options for {@link openSqliteStorage}. */
+export interface SqliteStorageOptions {
+  /** Database file (parent directory created when missing); `:memory:` for throwaway use. */
+  file: string;
+  /** Event history limits; none by default. */
+  retention?: RetentionOptions;
+  logger?: Logger;
+}
+
+/** The embedded back end: chat store and event log in one SQLite file. */
+export interface SqliteStorage {
+  store: ChatStore;
+  /** The event log; its class also offers `resetStream` and `prune`. */
+  events: EventLog & Pick<SqliteEventLog, 'resetStream' | 'prune'>;
+  /** Flushes pending events and closes both (idempotent); later calls fail with UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the embedded storage: one SQLite file (WAL) holding threads, messages, runs and
+ * event streams, migrated to the latest schema. The file closes when both parts are closed.
+ *
+ * @example
+ * const storage = await openSqliteStorage({ file: path.join(dataDir, 'tracewire.db') });
+ * const thread = await storage.store.createThread({ userId, title: 'Hello' });
+ * await storage.close();
+ */
+export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<SqliteStorage> {
+  const database = openDatabase({ file: opts.file });
+  try {
+    await migrateToLatest(database.db, opts.logger);
+  } catch (err) {
+    database.sqlite.close();
+    throw err;
+  }
+  let users = 2;
+  const release = () => {
+    if (--users === 0) database.sqlite.close();
+  };
+  const store = new SqliteChatStore({ database, onClose: release });
+  let events: SqliteEventLog;
+  try {
+    events = new SqliteEventLog({
+      database,
+      retention: opts.retention,
+      logger: opts.logger,
+      onClose: release,
+    });
+  } catch (err) {
+    database.sqlite.close();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    store,
+    events,
+    close: () => {
+      closing ??= events.close().then(() => store.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row types of the SQLite database, as Kysely sees them. Times are ms since the Unix
+ * epoch (INTEGER) so they sort and compare cheaply and round-trip exactly as `Date`.
+ */
+export interface ThreadsTable {
+  /** Insertion order; the stable sort key behind thread cursors. */
+  pos: Generated<number>;
+  id: string;
+  user_id: string;
+  title: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One message row; `user_id` is the author for user messages (idempotency key scope). */
+export interface MessagesTable {
+  /** Insertion order; ids are time-ordered but not strictly monotonic within a millisecond. */
+  pos: Generated<number>;
+  id: string;
+  thread_id: string;
+  user_id: string | null;
+  role: 'user' | 'assistant';
+  content: string;
+  run_id: string | null;
+  client_message_id: string | null;
+  created_at: number;
+}
+
+/** One run row; the error is split into two nullable columns. */
+export interface RunsTable {
+  id: string;
+  thread_id: string;
+  user_id: string;
+  message_id: string;
+  agent: string;
+  status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  duration_ms: number | null;
+}
+
+/** Position of one thread's event stream. */
+export interface StreamsTable {
+  thread_id: string;
+  epoch: string;
+  head_seq: number;
+  first_seq: number;
+}
+
+/**
+ * One stored event. The common fields are columns; `data` holds the remaining fields as
+ * plain JSON and `data_meta` the superjson annotations (Dates, undefined, …) when needed.
+ */
+export interface EventsTable {
+  thread_id: string;
+  seq: number;
+  epoch: string;
+  type: string;
+  run_id: string;
+  ts: number;
+  data: string;
+  data_meta: string | null;
+}
+
+/** The whole database, for `Kysely<DatabaseSchema>`. */
+export interface DatabaseSchema {
+  threads: ThreadsTable;
+  messages: MessagesTable;
+  runs: RunsTable;
+  streams: StreamsTable;
+  events: EventsTable;
+}

@@ -1,0 +1,231 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import pino from 'pino';
+import {
+  createClientMessageId,
+  createRunId,
+  createThreadId,
+  type AgentEvent,
+  type ThreadId,
+  type UserId,
+} from '@tracewire/shared';
+import { describe, expect, test } from 'vitest';
+import {
+  deltaDrafts,
+  describeEventLogContract,
+  everyKindOfDraft,
+} from '../../events/eventLog.contract.js';
+import { describeChatStoreContract } from '../chatStore.contract.js';
+import { openSqliteStorage, type SqliteStorage, type SqliteStorageOptions } from './index.js';
+import { migrateToLatest } from './migrations.js';
+import type { DatabaseSchema } from './schema.js';
+
+const logger = pino({ level: 'silent' });
+
+/** A temp dir removed on dispose. */
+function tempDir(): { dir: string } & Disposable {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-sqlite-'));
+  return { dir, [Symbol.dispose]: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Opens storage on a fresh file in a temp dir; disposing closes it and removes the dir. */
+async function openTestStorage(
+  opts: Partial<SqliteStorageOptions> = {},
+): Promise<SqliteStorage & { file: string } & AsyncDisposable> {
+  const tmp = tempDir();
+  const file = path.join(tmp.dir, 'nested', 'tracewire.db');
+  const storage = await openSqliteStorage({ file, logger, ...opts });
+  return {
+    ...storage,
+    file,
+    [Symbol.asyncDispose]: async () => {
+      await storage.close();
+      tmp[Symbol.dispose]();
+    },
+  };
+}
+
+describeChatStoreContract('sqlite', () => openTestStorage());
+describeEventLogContract('sqlite', () => openTestStorage());
+
+const userId = 'user-1' as UserId;
+const seqs = (events: readonly AgentEvent[]) => events.map((e) => e.seq);
+
+describe('SQLite storage', () => {
+  test('creates the parent directory and turns WAL mode on', async () => {
+    await using storage = await openTestStorage();
+    expect(fs.existsSync(storage.file)).toBe(true);
+    const probe = new Database(storage.file, { readonly: true });
+    try {
+      expect(probe.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      probe.close();
+    }
+  });
+
+  test('keeps threads, messages, runs and events across close and reopen', async () => {
+    using tmp = tempDir();
+    const file = path.join(tmp.dir, 'data.db');
+    const first = await openSqliteStorage({ file, logger });
+    const thread = await first.store.createThread({ userId, title: 'persist' });
+    const sent = await first.store.createMessageAndRun({
+      threadId: thread.id,
+      userId,
+      content: 'hi',
+      clientMessageId: createClientMessageId(),
+      agent: 'demo',
+    });
+    const run = await first.store.updateRun(sent.run.id, { status: 'running' });
+    const written = await first.events.append(thread.id, everyKindOfDraft(thread.id));
+    const head = await first.events.head(thread.id);
+    await first.close();
+
+    const second = await openSqliteStorage({ file, logger });
+    try {
+      expect(await second.store.getThread(thread.id)).toEqual({
+        ...thread,
+        updatedAt: sent.message.createdAt,
+      });
+      expect((await second.store.listMessages(thread.id, { limit: 10 })).items).toEqual([
+        sent.message,
+      ]);
+      expect(await second.store.getRun(run.id)).toEqual(run);
+      expect(await second.store.listUnfinishedRuns()).toEqual([run]);
+      expect(await second.events.read(thread.id, 0, 100)).toStrictEqual(written);
+      expect(await second.events.head(thread.id)).toEqual(head);
+      const more = await second.events.append(
+        thread.id,
+        deltaDrafts({ threadId: thread.id, n: 2 }),
+      );
+      expect(seqs(more)).toEqual([head.headSeq + 1, head.headSeq + 2]);
+      expect(more[0]!.epoch).toBe(head.epoch);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('runs migrations once and skips them on every later open', async () => {
+    using tmp = tempDir();
+    const file = path.join(tmp.dir, 'data.db');
+    await (await openSqliteStorage({ file, logger })).close();
+    const reopened = await openSqliteStorage({ file, logger });
+    await reopened.close();
+    const db = new Kysely<DatabaseSchema>({
+      dialect: new SqliteDialect({ database: new Database(file) }),
+    });
+    try {
+      const again = await migrateToLatest(db);
+      expect(again.results).toEqual([]);
+      const applied = await db
+        .selectFrom('kysely_migration' as never)
+        .select('name' as never)
+        .execute();
+      expect(applied).toEqual([{ name: '001_initial' }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('closes idempotently and then fails store and log calls with UNAVAILABLE', async () => {
+    await using storage = await openTestStorage();
+    await storage.close();
+    await storage.close();
+    await expect(storage.store.ping()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(storage.events.head(createThreadId())).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+  });
+
+  test('keeps at most maxEventsPerThread events and advances firstSeq, epoch unchanged', async () => {
+    await using storage = await openTestStorage({ retention: { maxEventsPerThread: 10 } });
+    const threadId = createThreadId();
+    const before = await storage.events.head(threadId);
+    for (let i = 0; i < 5; i++) {
+      await storage.events.append(threadId, deltaDrafts({ threadId, n: 5 }));
+    }
+    const head = await storage.events.head(threadId);
+    expect(head).toEqual({ epoch: before.epoch, headSeq: 25, firstSeq: 16 });
+    expect(seqs(await storage.events.read(threadId, 0, 100))).toEqual([
+      16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    ]);
+  });
+
+  test('drops events older than maxAgeMs after an append', async () => {
+    await using storage = await openTestStorage({ retention: { maxAgeMs: 60_000 } });
+    const threadId = createThreadId();
+    const runId = createRunId();
+    const old = deltaDrafts({ threadId, runId, n: 3 }).map((d) => ({
+      ...d,
+      ts: Date.now() - 120_000,
+    }));
+    await storage.events.append(threadId, old);
+    const fresh = await storage.events.append(threadId, deltaDrafts({ threadId, runId, n: 2 }));
+    expect(await storage.events.read(threadId, 0, 10)).toEqual(fresh);
+    expect((await storage.events.head(threadId)).firstSeq).toBe(4);
+  });
+
+  test('prunes expired events of idle threads on demand', async () => {
+    await using storage = await openTestStorage({ retention: { maxAgeMs: 1_000 } });
+    const idle = createThreadId();
+    const busy = createThreadId();
+    await storage.events.append(idle, deltaDrafts({ threadId: idle, n: 4 }));
+    await storage.events.append(busy, deltaDrafts({ threadId: busy, n: 2 }));
+    expect(storage.events.prune(Date.now())).toBe(0);
+    expect(storage.events.prune(Date.now() + 5_000)).toBe(2);
+    expect(await storage.events.head(idle)).toMatchObject({ headSeq: 4, firstSeq: 5 });
+    expect(await storage.events.read(idle, 0, 10)).toEqual([]);
+    const next = await storage.events.append(idle, deltaDrafts({ threadId: idle, n: 1 }));
+    expect(seqs(next)).toEqual([5]);
+  });
+
+  test('starts a new epoch with seq from 1 when a stream is reset', async () => {
+    await using storage = await openTestStorage();
+    const threadId: ThreadId = createThreadId();
+    const heard: AgentEvent[] = [];
+    storage.events.subscribe(threadId, (e) => heard.push(e));
+    await storage.events.append(threadId, deltaDrafts({ threadId, n: 3 }));
+    const oldEpoch = (await storage.events.head(threadId)).epoch;
+    const reset = await storage.events.resetStream(threadId);
+    expect(reset.epoch).not.toBe(oldEpoch);
+    expect(reset).toMatchObject({ headSeq: 0, firstSeq: 1 });
+    expect(await storage.events.read(threadId, 0, 10)).toEqual([]);
+    const after = await storage.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+    expect(after.map((e) => [e.epoch, e.seq])).toEqual([
+      [reset.epoch, 1],
+      [reset.epoch, 2],
+    ]);
+    expect(heard.map((e) => e.epoch)).toEqual([
+      oldEpoch,
+      oldEpoch,
+      oldEpoch,
+      reset.epoch,
+      reset.epoch,
+    ]);
+  });
+
+  test('answers idempotent sends from two connections to the same file once', async () => {
+    await using a = await openTestStorage();
+    const b = await openSqliteStorage({ file: a.file, logger });
+    try {
+      const thread = await a.store.createThread({ userId, title: 't' });
+      const input = {
+        threadId: thread.id,
+        userId,
+        content: 'once',
+        clientMessageId: createClientMessageId(),
+        agent: 'demo',
+      };
+      const [x, y] = await Promise.all([
+        a.store.createMessageAndRun(input),
+        b.store.createMessageAndRun(input),
+      ]);
+      expect([x.created, y.created].sort()).toEqual([false, true]);
+      expect(y.run).toEqual(x.run);
+    } finally {
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,348 @@
+import {
+  AppError,
+  createMessageId,
+  createRunId,
+  createThreadId,
+  isTerminalRunStatus,
+  type Message,
+  type MessageId,
+  type Run,
+  type RunId,
+  type Thread,
+  type ThreadId,
+  type UserId,
+} from '@tracewire/shared';
+import { sql, type Kysely } from 'kysely';
+import type {
+  ChatStore,
+  Page,
+  PageOptions,
+  RunPatch,
+  SendRecord,
+  SendResult,
+} from '../chatStore.js';
+import { decodeCursor, encodeCursor, type CursorKind } from './cursor.js';
+import type { SqliteDatabase, SyncExecutor } from './database.js';
+import { toMessage, toRun, toThread, type MessageRow, type RunRow } from './rows.js';
+import type { DatabaseSchema } from './schema.js';
+import { isForeignKeyViolation, isUniqueViolation, toAppError } from './sqliteErrors.js';
+
+/** Options for {@link SqliteChatStore}. */
+export interface SqliteChatStoreOptions {
+  database: SqliteDatabase;
+  /** Called once by `close()`; the owner closes the shared file when all users are done. */
+  onClose?: () => void;
+}
+
+function pageLimit(page: PageOptions): number {
+  if (!Number.isFinite(page.limit)) throw new AppError('BAD_REQUEST', 'limit must be a number');
+  return Math.max(1, Math.floor(page.limit));
+}
+
+function toPage<T>(opts: { rows: T[]; limit: number; kind: CursorKind; pos: (row: T) => number }): {
+  rows: T[];
+  nextCursor: string | null;
+} {
+  if (opts.rows.length <= opts.limit) return { rows: opts.rows, nextCursor: null };
+  const rows = opts.rows.slice(0, opts.limit);
+  return { rows, nextCursor: encodeCursor(opts.kind, opts.pos(rows[rows.length - 1]!)) };
+}
+
+const threadNotFound = (threadId: string) =>
+  new AppError('NOT_FOUND', `thread ${threadId} not found`);
+
+/**
+ * The embedded {@link ChatStore}: Kysely over better-sqlite3. Single statements go through
+ * Kysely's async executor; multi-statement writes run as one synchronous transaction on
+ * the shared connection, so no other query can interleave between their statements.
+ */
+export class SqliteChatStore implements ChatStore {
+  readonly #db: Kysely<DatabaseSchema>;
+  readonly #sync: SyncExecutor;
+  readonly #onClose: (() => void) | undefined;
+  #closed = false;
+
+  constructor(opts: SqliteChatStoreOptions) {
+    this.#db = opts.database.db;
+    this.#sync = opts.database.sync;
+    this.#onClose = opts.onClose;
+  }
+
+  async #call<T>(fn: (db: Kysely<DatabaseSchema>) => Promise<T> | T): Promise<T> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'chat store is closed');
+    try {
+      return await fn(this.#db);
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+
+  createThread(input: { userId: UserId; title: string }): Promise<Thread> {
+    return this.#call(async (db) => {
+      const now = Date.now();
+      const row = {
+        id: createThreadId(),
+        user_id: input.userId,
+        title: input.title,
+        created_at: now,
+        updated_at: now,
+      };
+      await db.insertInto('threads').values(row).execute();
+      return toThread({ ...row, pos: 0 });
+    });
+  }
+
+  getThread(id: ThreadId): Promise<Thread | null> {
+    return this.#call(async (db) => {
+      const row = await db
+        .selectFrom('threads')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row ? toThread(row) : null;
+    });
+  }
+
+  listThreads(userId: UserId, page: PageOptions): Promise<Page<Thread>> {
+    return this.#call(async (db) => {
+      const limit = pageLimit(page);
+      let q = db.selectFrom('threads').selectAll().where('user_id', '=', userId);
+      if (page.cursor !== undefined) q = q.where('pos', '<', decodeCursor('threads', page.cursor));
+      const rows = await q
+        .orderBy('pos', 'desc')
+        .limit(limit + 1)
+        .execute();
+      const p = toPage({ rows, limit, kind: 'threads', pos: (r) => r.pos });
+      return { items: p.rows.map(toThread), nextCursor: p.nextCursor };
+    });
+  }
+
+  createMessageAndRun(input: SendRecord): Promise<SendResult> {
+    return this.#call(() => {
+      try {
+        return this.#sync.transaction(() => this.#findSent(input) ?? this.#insertSent(input));
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          // Another connection won the race on (userId, clientMessageId): return its result.
+          const prev = this.#sync.transaction(() => this.#findSent(input));
+          if (prev) return prev;
+        }
+        if (isForeignKeyViolation(err)) throw threadNotFound(input.threadId);
+        throw err;
+      }
+    });
+  }
+
+  /** The earlier result for this idempotency key, CONFLICT when the key was used differently. */
+  #findSent(input: SendRecord): SendResult | null {
+    const message = this.#sync.first(
+      this.#db
+        .selectFrom('messages')
+        .selectAll()
+        .where('user_id', '=', input.userId)
+        .where('client_message_id', '=', input.clientMessageId)
+        .compile(),
+    );
+    if (!message) return null;
+    if (message.thread_id !== input.threadId || message.content !== input.content) {
+      throw new AppError(
+        'CONFLICT',
+        'clientMessageId was already used for a different message or thread',
+      );
+    }
+    const run = this.#sync.first(
+      this.#db.selectFrom('runs').selectAll().where('message_id', '=', message.id).compile(),
+    );
+    if (!run) throw new AppError('INTERNAL', `run of message ${message.id} is missing`);
+    return { message: toMessage(message), run: toRun(run), created: false };
+  }
+
+  #insertSent(input: SendRecord): SendResult {
+    const now = Date.now();
+    const message: MessageRow = {
+      pos: 0,
+      id: createMessageId(),
+      thread_id: input.threadId,
+      user_id: input.userId,
+      role: 'user',
+      content: input.content,
+      run_id: createRunId(),
+      client_message_id: input.clientMessageId,
+      created_at: now,
+    };
+    const run: RunRow = {
+      id: message.run_id!,
+      thread_id: input.threadId,
+      user_id: input.userId,
+      message_id: message.id,
+      agent: input.agent,
+      status: 'queued',
+      error_code: null,
+      error_message: null,
+      created_at: now,
+      started_at: null,
+      ended_at: null,
+      duration_ms: null,
+    };
+    const { pos: _pos, ...messageValues } = message;
+    this.#sync.run(this.#db.insertInto('messages').values(messageValues).compile());
+    this.#sync.run(this.#db.insertInto('runs').values(run).compile());
+    this.#touchThread(input.threadId, now);
+    return { message: toMessage(message), run: toRun(run), created: true };
+  }
+
+  #touchThread(threadId: string, now: number): void {
+    this.#sync.run(
+      this.#db
+        .updateTable('threads')
+        .set({ updated_at: sql<number>`max(updated_at, ${now})` })
+        .where('id', '=', threadId)
+        .compile(),
+    );
+  }
+
+  appendAssistantMessage(input: {
+    threadId: ThreadId;
+    runId: RunId;
+    content: string;
+  }): Promise<Message> {
+    return this.#call(() => {
+      const now = Date.now();
+      const row: MessageRow = {
+        pos: 0,
+        id: createMessageId(),
+        thread_id: input.threadId,
+        user_id: null,
+        role: 'assistant',
+        content: input.content,
+        run_id: input.runId,
+        client_message_id: null,
+        created_at: now,
+      };
+      const { pos: _pos, ...values } = row;
+      try {
+        this.#sync.transaction(() => {
+          this.#sync.run(this.#db.insertInto('messages').values(values).compile());
+          this.#touchThread(input.threadId, now);
+        });
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw threadNotFound(input.threadId);
+        throw err;
+      }
+      return toMessage(row);
+    });
+  }
+
+  getMessage(id: MessageId): Promise<Message | null> {
+    return this.#call(async (db) => {
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row ? toMessage(row) : null;
+    });
+  }
+
+  listMessages(threadId: ThreadId, page: PageOptions): Promise<Page<Message>> {
+    return this.#call(async (db) => {
+      const limit = pageLimit(page);
+      let q = db.selectFrom('messages').selectAll().where('thread_id', '=', threadId);
+      if (page.cursor !== undefined) q = q.where('pos', '>', decodeCursor('messages', page.cursor));
+      const rows = await q
+        .orderBy('pos', 'asc')
+        .limit(limit + 1)
+        .execute();
+      const p = toPage({ rows, limit, kind: 'messages', pos: (r) => r.pos });
+      return { items: p.rows.map(toMessage), nextCursor: p.nextCursor };
+    });
+  }
+
+  getRun(id: RunId): Promise<Run | null> {
+    return this.#call(async (db) => {
+      const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toRun(row) : null;
+    });
+  }
+
+  updateRun(id: RunId, patch: RunPatch): Promise<Run> {
+    return this.#call(() =>
+      this.#sync.transaction(() => {
+        const row = this.#sync.first(
+          this.#db.selectFrom('runs').selectAll().where('id', '=', id).compile(),
+        );
+        if (!row) throw new AppError('NOT_FOUND', `run ${id} not found`);
+        if (isTerminalRunStatus(row.status)) return toRun(row);
+        const next = applyPatch(row, patch, Date.now());
+        this.#sync.run(
+          this.#db
+            .updateTable('runs')
+            .set({
+              status: next.status,
+              started_at: next.started_at,
+              ended_at: next.ended_at,
+              error_code: next.error_code,
+              error_message: next.error_message,
+              duration_ms: next.duration_ms,
+            })
+            .where('id', '=', id)
+            .compile(),
+        );
+        return toRun(next);
+      }),
+    );
+  }
+
+  listUnfinishedRuns(): Promise<Run[]> {
+    return this.#call(async (db) => {
+      const rows = await db
+        .selectFrom('runs')
+        .selectAll()
+        .where(sql<boolean>`status in ('queued', 'running')`)
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .execute();
+      return rows.map(toRun);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#call(async (db) => {
+      await sql`select 1`.execute(db);
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#onClose?.();
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The run after a transition: `running` stamps `startedAt`, a terminal status stamps
+ * `endedAt` (unless given), and `durationMs` follows from both.
+ */
+function applyPatch(row: RunRow, patch: RunPatch, now: number): RunRow {
+  const terminal = isTerminalRunStatus(patch.status);
+  const startedAt =
+    patch.startedAt?.getTime() ?? row.started_at ?? (patch.status === 'running' ? now : null);
+  const endedAt = patch.endedAt?.getTime() ?? row.ended_at ?? (terminal ? now : null);
+  const error =
+    patch.error === undefined
+      ? row.error_code === null
+        ? null
+        : { code: row.error_code, message: row.error_message ?? '' }
+      : patch.error;
+  return {
+    ...row,
+    status: patch.status,
+    started_at: startedAt,
+    ended_at: endedAt,
+    error_code: error?.code ?? null,
+    error_message: error?.message ?? null,
+    duration_ms: startedAt !== null && endedAt !== null ? Math.max(0, endedAt - startedAt) : null,
+  };
+}

@@ -1,0 +1,450 @@
+import { AppError, createEpoch, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type {
+  AgentEventDraft,
+  EventListener,
+  EventLog,
+  StreamHead,
+} from '../../events/eventLog.js';
+import type { SqliteDatabase } from './database.js';
+import { decodeEvent, encodeEventData, splitDraft, type EventRow } from './eventCodec.js';
+import { toAppError } from './sqliteErrors.js';
+
+/** How much history each thread keeps. Unset limits keep everything. */
+export interface RetentionOptions {
+  /** Keep at most this many events per thread (oldest go first). */
+  maxEventsPerThread?: number;
+  /** Drop events older than this (by their `ts`). */
+  maxAgeMs?: number;
+}
+
+/** Options for {@link SqliteEventLog}. */
+export interface SqliteEventLogOptions {
+  database: SqliteDatabase;
+  retention?: RetentionOptions | undefined;
+  logger?: Logger | undefined;
+  /** Called once by `close()`; the owner closes the shared file when all users are done. */
+  onClose?: () => void;
+  /** How often the age-based prune runs. @default maxAgeMs / 4, between 1 s and 60 s */
+  pruneIntervalMs?: number;
+  /** Stream positions kept in memory (oldest evicted first). @default 10000 */
+  maxCachedStreams?: number;
+}
+
+/** In-memory copy of a stream row; the log is the only writer of its streams. */
+interface StreamState {
+  epoch: string;
+  headSeq: number;
+  firstSeq: number;
+  /** `ts` of the event at `firstSeq` when known (saves a read per batch). */
+  oldestTs: number | undefined;
+}
+
+interface PendingAppend {
+  threadId: string;
+  events: AgentEvent[];
+  rows: unknown[][];
+  resolve: (events: AgentEvent[]) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Subscription {
+  listener: EventListener;
+  active: boolean;
+}
+
+const SQL = {
+  selectStream: 'select epoch, head_seq, first_seq from streams where thread_id = ?',
+  insertStream:
+    'insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1) on conflict (thread_id) do nothing',
+  insertEvent:
+    'insert into events (thread_id, seq, epoch, type, run_id, ts, data, data_meta) values (?, ?, ?, ?, ?, ?, ?, ?)',
+  // Guarded: fails (0 changes) if anything else moved the head, instead of forking the stream.
+  advanceHead: 'update streams set head_seq = ? where thread_id = ? and head_seq = ?',
+  setFirst: 'update streams set first_seq = ? where thread_id = ?',
+  deleteBefore: 'delete from events where thread_id = ? and seq < ?',
+  tsAt: 'select ts from events where thread_id = ? and seq = ?',
+  firstSince: 'select min(seq) as seq from events where thread_id = ? and seq >= ? and ts >= ?',
+  read: `select e.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
+    from events e join streams s on s.thread_id = e.thread_id and s.epoch = e.epoch
+    where e.thread_id = ? and e.seq > ? order by e.seq limit ?`,
+  expiredStreams: `select s.thread_id, s.head_seq, s.first_seq from streams s
+    join events e on e.thread_id = s.thread_id and e.seq = s.first_seq where e.ts < ?`,
+  deleteAll: 'delete from events where thread_id = ?',
+  resetStream: `insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1)
+    on conflict (thread_id) do update set epoch = excluded.epoch, head_seq = 0, first_seq = 1`,
+} as const;
+
+// Captured at load so that tests using fake timers do not stall the log's writes.
+const defer: (fn: () => void) => void = globalThis.setImmediate.bind(globalThis);
+
+/** Pending events that force a synchronous flush (bounds memory and transaction size). */
+const MAX_PENDING_EVENTS = 4096;
+
+type Statements = { [K in keyof typeof SQL]: Database.Statement<unknown[]> };
+
+function checkRetention(r: RetentionOptions | undefined): RetentionOptions {
+  const out: RetentionOptions = {};
+  if (r?.maxEventsPerThread !== undefined) {
+    if (!Number.isSafeInteger(r.maxEventsPerThread) || r.maxEventsPerThread < 1)
+      throw new AppError('BAD_REQUEST', 'retention.maxEventsPerThread must be a positive integer');
+    out.maxEventsPerThread = r.maxEventsPerThread;
+  }
+  if (r?.maxAgeMs !== undefined) {
+    if (!Number.isFinite(r.maxAgeMs) || r.maxAgeMs <= 0)
+      throw new AppError('BAD_REQUEST', 'retention.maxAgeMs must be a positive number');
+    out.maxAgeMs = r.maxAgeMs;
+  }
+  return out;
+}
+
+/**
+ * The embedded {@link EventLog} on SQLite. `append` assigns positions synchronously (so
+ * concurrent callers keep their call order), appends issued in the same event-loop turn are written
+ * in one transaction, and listeners run after the commit, in seq order. Raw prepared
+ * statements keep the hot path free of query building and per-event reads.
+ */
+export class SqliteEventLog implements EventLog {
+  readonly #sqlite: Database.Database;
+  readonly #stmt: Statements;
+  readonly #writeBatch: (batch: PendingAppend[]) => void;
+  readonly #retention: RetentionOptions;
+  readonly #logger: Logger | undefined;
+  readonly #onClose: (() => void) | undefined;
+  readonly #maxCached: number;
+  readonly #streams = new Map<string, StreamState>();
+  readonly #listeners = new Map<string, Set<Subscription>>();
+  #pending: PendingAppend[] = [];
+  #pendingEvents = 0;
+  #scheduled = false;
+  #notifying = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: SqliteEventLogOptions) {
+    this.#sqlite = opts.database.sqlite;
+    this.#retention = checkRetention(opts.retention);
+    this.#logger = opts.logger;
+    this.#onClose = opts.onClose;
+    this.#maxCached = opts.maxCachedStreams ?? 10_000;
+    this.#stmt = Object.fromEntries(
+      Object.entries(SQL).map(([k, sql]) => [k, this.#sqlite.prepare(sql)]),
+    ) as Statements;
+    this.#writeBatch = this.#sqlite.transaction((batch: PendingAppend[]) => this.#write(batch));
+    const maxAge = this.#retention.maxAgeMs;
+    if (maxAge !== undefined) {
+      const every = opts.pruneIntervalMs ?? Math.min(Math.max(maxAge / 4, 1000), 60_000);
+      this.#timer = setInterval(() => {
+        try {
+          this.prune();
+        } catch (err) {
+          this.#logger?.error({ err }, 'event log prune failed');
+        }
+      }, every);
+      this.#timer.unref();
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'event log is closed');
+  }
+
+  append(threadId: ThreadId, drafts: readonly AgentEventDraft[]): Promise<AgentEvent[]> {
+    try {
+      this.#assertOpen();
+      if (drafts.length === 0) return Promise.resolve([]);
+      // Encode before taking positions, so a bad payload fails only this call.
+      const encoded = drafts.map((d) => {
+        const parts = splitDraft(d);
+        if (parts.threadId !== threadId)
+          throw new AppError('BAD_REQUEST', 'event threadId does not match the stream');
+        return { draft: d, parts, data: encodeEventData(parts.rest) };
+      });
+      const state = this.#state(threadId);
+      const events: AgentEvent[] = [];
+      const rows: unknown[][] = [];
+      for (const { draft, parts, data } of encoded) {
+        const seq = ++state.headSeq;
+        events.push({ ...draft, seq, epoch: state.epoch });
+        rows.push([
+          threadId,
+          seq,
+          state.epoch,
+          parts.type,
+          parts.runId,
+          parts.ts,
+          data.data,
+          data.meta,
+        ]);
+      }
+      const done = new Promise<AgentEvent[]>((resolve, reject) => {
+        this.#pending.push({ threadId, events, rows, resolve, reject });
+      });
+      this.#pendingEvents += events.length;
+      if (this.#pendingEvents >= MAX_PENDING_EVENTS) this.#flush();
+      else this.#schedule();
+      return done;
+    } catch (err) {
+      return Promise.reject(toAppError(err));
+    }
+  }
+
+  read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]> {
+    try {
+      this.#assertOpen();
+      this.#flush();
+      if (!(limit >= 1)) return Promise.resolve([]);
+      const rows = this.#stmt.read.all(
+        threadId,
+        Math.floor(afterSeq),
+        Math.floor(limit),
+      ) as EventRow[];
+      return Promise.resolve(rows.map(decodeEvent));
+    } catch (err) {
+      return Promise.reject(toAppError(err));
+    }
+  }
+
+  head(threadId: ThreadId): Promise<StreamHead> {
+    try {
+      this.#assertOpen();
+      this.#flush();
+      const s = this.#state(threadId);
+      return Promise.resolve({ epoch: s.epoch, headSeq: s.headSeq, firstSeq: s.firstSeq });
+    } catch (err) {
+      return Promise.reject(toAppError(err));
+    }
+  }
+
+  subscribe(threadId: ThreadId, listener: EventListener): () => void {
+    this.#assertOpen();
+    const sub: Subscription = { listener, active: true };
+    let set = this.#listeners.get(threadId);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(threadId, set);
+    }
+    set.add(sub);
+    return () => {
+      sub.active = false;
+      const current = this.#listeners.get(threadId);
+      if (!current) return;
+      current.delete(sub);
+      if (current.size === 0) this.#listeners.delete(threadId);
+    };
+  }
+
+  /**
+   * Drops the thread's history and starts a new epoch (seq restarts after 0). Clients
+   * holding a position of the old epoch get `resync`. Not on {@link EventLog}: tests and
+   * operators use it to exercise and repair the resync path.
+   */
+  resetStream(threadId: ThreadId): Promise<StreamHead> {
+    try {
+      this.#assertOpen();
+      this.#flush();
+      const epoch = createEpoch();
+      this.#sqlite.transaction(() => {
+        this.#stmt.deleteAll.run(threadId);
+        this.#stmt.resetStream.run(threadId, epoch);
+      })();
+      this.#streams.set(threadId, { epoch, headSeq: 0, firstSeq: 1, oldestTs: undefined });
+      return Promise.resolve({ epoch, headSeq: 0, firstSeq: 1 });
+    } catch (err) {
+      return Promise.reject(toAppError(err));
+    }
+  }
+
+  /**
+   * Deletes events older than `retention.maxAgeMs` in every thread (a timer calls it too).
+   * Returns the number of threads trimmed. Pruning only ever cuts a prefix of a stream.
+   */
+  prune(now = Date.now()): number {
+    this.#assertOpen();
+    const maxAge = this.#retention.maxAgeMs;
+    if (maxAge === undefined) return 0;
+    this.#flush();
+    const cutoff = now - maxAge;
+    return this.#sqlite.transaction(() => {
+      const expired = this.#stmt.expiredStreams.all(cutoff) as {
+        thread_id: string;
+        head_seq: number;
+        first_seq: number;
+      }[];
+      for (const s of expired) {
+        const row = this.#stmt.firstSince.get(s.thread_id, s.first_seq, cutoff) as {
+          seq: number | null;
+        };
+        this.#setFirst(s.thread_id, row.seq ?? s.head_seq + 1);
+      }
+      return expired.length;
+    })();
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    try {
+      this.#flush();
+    } finally {
+      this.#closed = true;
+      if (this.#timer) clearInterval(this.#timer);
+      this.#listeners.clear();
+      this.#streams.clear();
+      this.#onClose?.();
+    }
+    return Promise.resolve();
+  }
+
+  /** The stream's position, loading or creating its row (fresh epoch) on first use. */
+  #state(threadId: string): StreamState {
+    const cached = this.#streams.get(threadId);
+    if (cached) return cached;
+    let row = this.#stmt.selectStream.get(threadId) as
+      { epoch: string; head_seq: number; first_seq: number } | undefined;
+    if (!row) {
+      this.#stmt.insertStream.run(threadId, createEpoch());
+      row = this.#stmt.selectStream.get(threadId) as {
+        epoch: string;
+        head_seq: number;
+        first_seq: number;
+      };
+    }
+    const state: StreamState = {
+      epoch: row.epoch,
+      headSeq: row.head_seq,
+      firstSeq: row.first_seq,
+      oldestTs: undefined,
+    };
+    this.#streams.set(threadId, state);
+    return state;
+  }
+
+  /**
+   * Batches everything appended until the event loop's check phase into one transaction:
+   * appends from many timers or sockets in the same loop turn share a commit.
+   */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    defer(() => {
+      this.#scheduled = false;
+      if (!this.#closed) this.#flush();
+    });
+  }
+
+  /** Writes everything pending in one transaction, then notifies and resolves in order. */
+  #flush(): void {
+    // A listener that appends and reads re-entrantly must not get its events delivered
+    // before the rest of the current batch: the scheduled flush writes them afterwards.
+    if (this.#notifying) return;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    this.#pendingEvents = 0;
+    try {
+      this.#writeBatch(batch);
+    } catch (err) {
+      // Positions handed out for this batch were never stored: forget them.
+      for (const item of batch) this.#streams.delete(item.threadId);
+      const error = toAppError(err);
+      this.#logger?.error({ err }, 'event log append failed');
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    this.#evictCache();
+    this.#notifying = true;
+    try {
+      for (const item of batch) this.#notify(item);
+    } finally {
+      this.#notifying = false;
+    }
+    for (const item of batch) item.resolve(item.events);
+    if (this.#pending.length > 0) this.#schedule();
+  }
+
+  /** The body of the batch transaction. */
+  #write(batch: PendingAppend[]): void {
+    const touched = new Map<string, { expected: number; head: number }>();
+    for (const item of batch) {
+      for (const row of item.rows) this.#stmt.insertEvent.run(...row);
+      const first = item.events[0]!.seq;
+      const last = item.events[item.events.length - 1]!.seq;
+      const t = touched.get(item.threadId);
+      if (t) t.head = last;
+      else touched.set(item.threadId, { expected: first - 1, head: last });
+    }
+    const now = Date.now();
+    for (const [threadId, t] of touched) {
+      if (this.#stmt.advanceHead.run(t.head, threadId, t.expected).changes !== 1) {
+        throw new AppError('INTERNAL', `stream ${threadId} was moved by another writer`);
+      }
+      this.#retain(threadId, now);
+    }
+  }
+
+  /** Applies the retention limits to one stream after an append (inside the batch). */
+  #retain(threadId: string, now: number): void {
+    const state = this.#streams.get(threadId);
+    const { maxEventsPerThread, maxAgeMs } = this.#retention;
+    if (!state || (maxEventsPerThread === undefined && maxAgeMs === undefined)) return;
+    let first = state.firstSeq;
+    if (maxEventsPerThread !== undefined && state.headSeq - maxEventsPerThread + 1 > first) {
+      first = state.headSeq - maxEventsPerThread + 1;
+      state.oldestTs = undefined;
+    }
+    if (maxAgeMs !== undefined) {
+      const cutoff = now - maxAgeMs;
+      if (state.oldestTs === undefined) {
+        const row = this.#stmt.tsAt.get(threadId, first) as { ts: number } | undefined;
+        state.oldestTs = row?.ts;
+      }
+      if (state.oldestTs !== undefined && state.oldestTs < cutoff) {
+        const row = this.#stmt.firstSince.get(threadId, first, cutoff) as { seq: number | null };
+        first = row.seq ?? state.headSeq + 1;
+      }
+    }
+    if (first !== state.firstSeq) this.#setFirst(threadId, first);
+  }
+
+  /** Cuts the stream's prefix below `first` (never a hole in the middle). */
+  #setFirst(threadId: string, first: number): void {
+    this.#stmt.deleteBefore.run(threadId, first);
+    this.#stmt.setFirst.run(first, threadId);
+    const state = this.#streams.get(threadId);
+    if (state) {
+      state.firstSeq = first;
+      state.oldestTs = undefined;
+    }
+  }
+
+  #notify(item: PendingAppend): void {
+    const set = this.#listeners.get(item.threadId);
+    if (!set || set.size === 0) return;
+    const subs = [...set];
+    for (const event of item.events) {
+      for (const sub of subs) {
+        if (!sub.active) continue;
+        try {
+          sub.listener(event);
+        } catch (err) {
+          // One broken listener must not starve the others or fail the append.
+          this.#logger?.error(
+            { err, threadId: item.threadId, seq: event.seq },
+            'event listener threw',
+          );
+        }
+      }
+    }
+  }
+
+  /** Bounds memory: forgets the oldest stream positions (nothing is pending here). */
+  #evictCache(): void {
+    if (this.#streams.size <= this.#maxCached) return;
+    let excess = this.#streams.size - Math.floor(this.#maxCached * 0.9);
+    for (const key of this.#streams.keys()) {
+      if (excess-- <= 0) break;
+      this.#streams.delete(key);
+    }
+  }
+}
