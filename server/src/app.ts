@@ -17,7 +17,7 @@ export interface CreateTracewireOptions {
   logger: Logger;
   /** Agents to serve; the first is the default. Defaults to the demo agent. */
   agents?: readonly AgentDefinition[];
-  /** Event retention (by count and age); unlimited by default. */
+  /** Event retention (by count and age); from config by default. */
   retention?: RetentionOptions;
   /** Prometheus text for `/metrics`. */
   renderMetrics?: () => Promise<string>;
@@ -42,7 +42,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
   const storage = await openSqliteStorage({
     file: join(config.dataDir, 'tracewire.db'),
     logger,
-    ...(opts.retention ? { retention: opts.retention } : {}),
+    retention: opts.retention ?? retentionFromConfig(config),
   });
   const agentList = opts.agents ?? [demoAgent];
   const agents = createAgentRegistry(agentList);
@@ -85,4 +85,13 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     })());
 
   return { url, port, services, transport, stop };
+}
+
+/** Config's retention with 0 meaning "no limit". */
+function retentionFromConfig(config: Config): RetentionOptions {
+  const { maxEventsPerThread, maxAgeMs } = config.retention;
+  return {
+    ...(maxEventsPerThread > 0 ? { maxEventsPerThread } : {}),
+    ...(maxAgeMs > 0 ? { maxAgeMs } : {}),
+  };
 }

@@ -28,6 +28,11 @@ const EnvSchema = z.object({
   TRACEWIRE_MAX_BATCH_SIZE: int(50, 1),
   TRACEWIRE_MAX_CONCURRENT_RUNS_PER_USER: int(8, 1),
   TRACEWIRE_SSE_ENABLED: bool(true),
+  TRACEWIRE_SEND_HIGH_WATER_BYTES: int(1_048_576, 1024),
+  TRACEWIRE_SLOW_CONSUMER_TIMEOUT_MS: int(10_000, 10),
+  TRACEWIRE_SUBSCRIPTION_BUFFER_EVENTS: int(1024, 1),
+  TRACEWIRE_RETENTION_MAX_EVENTS: int(10_000),
+  TRACEWIRE_RETENTION_MAX_AGE_MS: int(7 * 24 * 3_600_000),
 });
 
 /** The server's typed configuration. */
@@ -50,6 +55,16 @@ export interface Config {
   shutdownGraceMs: number;
   ws: { pingMs: number; pongWaitMs: number; maxPayloadBytes: number };
   http: { maxBodyBytes: number; maxBatchSize: number; sseEnabled: boolean };
+  delivery: {
+    /** Above this many unsent bytes on a connection, a subscription stops writing and waits. */
+    highWaterBytes: number;
+    /** Stuck above the high-water mark this long: close with SLOW_CONSUMER (4008). */
+    slowConsumerTimeoutMs: number;
+    /** Live events buffered per subscription before it falls back to reading the log. */
+    bufferEvents: number;
+  };
+  /** Event history kept per thread (0 = no limit). */
+  retention: { maxEventsPerThread: number; maxAgeMs: number };
 }
 
 /** The dev secret used when none is configured outside production. Never for production. */
@@ -102,6 +117,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBodyBytes: e.TRACEWIRE_MAX_BODY_BYTES,
       maxBatchSize: e.TRACEWIRE_MAX_BATCH_SIZE,
       sseEnabled: e.TRACEWIRE_SSE_ENABLED,
+    },
+    delivery: {
+      highWaterBytes: e.TRACEWIRE_SEND_HIGH_WATER_BYTES,
+      slowConsumerTimeoutMs: e.TRACEWIRE_SLOW_CONSUMER_TIMEOUT_MS,
+      bufferEvents: e.TRACEWIRE_SUBSCRIPTION_BUFFER_EVENTS,
+    },
+    retention: {
+      maxEventsPerThread: e.TRACEWIRE_RETENTION_MAX_EVENTS,
+      maxAgeMs: e.TRACEWIRE_RETENTION_MAX_AGE_MS,
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { AppError, CallMeta } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/tokens.js';
+import type { DeliverySink } from './events/flowControl.js';
 import type { Services } from './services.js';
 
 /** How a call arrived. */
@@ -19,6 +20,8 @@ export interface BaseContext {
   authError: AppError | null;
   /** Connection id (WS) or null. */
   connectionId: string | null;
+  /** The connection subscriptions write to (backpressure); null for HTTP calls and in-process. */
+  sink: DeliverySink | null;
 }
 
 /** Context inside a procedure, after the per-call middleware. */

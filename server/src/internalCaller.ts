@@ -33,6 +33,7 @@ export function createServiceCaller(services: Services, opts: ServiceCallerOptio
     },
     authError: null,
     connectionId: null,
+    sink: null,
   };
   return createCaller(ctx);
 }

@@ -7,11 +7,19 @@ import {
   type ThreadId,
 } from '@tracewire/shared';
 import type { EventLog, StreamHead } from './eventLog.js';
+import { closeSlowConsumer, waitWritable, type FlowControl } from './flowControl.js';
 
 /** One item of a thread stream: the tracked id (`epoch:seq`) and the event. */
 export interface StreamItem {
   id: string;
   event: StreamEvent;
+}
+
+/** Hooks for metrics; all optional. */
+export interface DeliveryHooks {
+  onResync?(reason: ResyncReason): void;
+  /** The subscriber fell behind its live buffer and is being served from the log. */
+  onCatchUp?(): void;
 }
 
 /** Options for {@link streamThread}. */
@@ -23,12 +31,17 @@ export interface StreamThreadOptions {
   signal: AbortSignal;
   /** Backfill page size. */
   pageSize?: number;
+  /** Live events held per subscriber before falling back to the log (bounds memory). */
+  bufferEvents?: number;
+  /** Backpressure against the connection; none for in-process callers. */
+  flow?: FlowControl | undefined;
+  hooks?: DeliveryHooks;
 }
 
 type Start = { kind: 'resume'; afterSeq: number } | { kind: 'resync'; reason: ResyncReason };
 
 /** Decides whether a requested position can be resumed exactly (all or nothing). */
-function planStart(head: StreamHead, lastEventId: string | null | undefined): Start | null {
+export function planStart(head: StreamHead, lastEventId: string | null | undefined): Start | null {
   if (lastEventId === undefined || lastEventId === null || lastEventId === '') return null;
   const pos = parseEventId(lastEventId);
   if (!pos) return { kind: 'resync', reason: 'invalid_position' };
@@ -38,19 +51,27 @@ function planStart(head: StreamHead, lastEventId: string | null | undefined): St
   return { kind: 'resume', afterSeq: pos.seq };
 }
 
-const item = (event: AgentEvent): StreamItem => ({ id: formatEventId(event), event });
-
 /**
- * A thread's events for one subscriber: subscribe to the live tail first, then backfill
- * from the log, then hand over to live, so nothing falls in between and nothing repeats.
- * A stream without a position starts with a `stream_position` marker; a position that
- * cannot be resumed exactly starts with `resync` (never a partial replay).
+ * A thread's events for one subscriber. It subscribes to the live tail first, then
+ * backfills from the log, then hands over to live, so nothing falls between and nothing
+ * repeats. A stream without a position starts with a `stream_position` marker; a position
+ * that cannot be resumed exactly starts with `resync` (never a partial replay).
+ *
+ * Memory per subscriber is bounded: at most `bufferEvents` live events are held; past that
+ * the buffer is dropped and the subscriber is served from the durable log until it has
+ * caught up. Writes stop while the connection has more than the high-water mark unsent;
+ * a connection stuck there is closed with SLOW_CONSUMER and resumes on reconnect.
  */
 export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<StreamItem> {
-  const { events, threadId, signal } = opts;
+  const { events, threadId, signal, flow } = opts;
   const pageSize = opts.pageSize ?? 500;
-  const live: AgentEvent[] = [];
+  const bufferEvents = opts.bufferEvents ?? 1024;
+  let live: AgentEvent[] = [];
   let liveIndex = 0;
+  let overflowed = false;
+  /** When the consumer last stopped pulling (suspended at a yield), or 0 while it pulls. */
+  let stalledSince = 0;
+  let closed = false;
   let wake: (() => void) | null = null;
   const notify = () => {
     const w = wake;
@@ -58,14 +79,50 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
     w?.();
   };
   const unsubscribe = events.subscribe(threadId, (e) => {
-    live.push(e);
+    if (overflowed || closed) return;
+    if (live.length - liveIndex >= bufferEvents) {
+      overflowed = true;
+      live = [];
+      liveIndex = 0;
+      opts.hooks?.onCatchUp?.();
+      if (flow && stalledSince && Date.now() - stalledSince > flow.slowConsumerTimeoutMs) {
+        closed = true;
+        closeSlowConsumer(flow);
+      }
+    } else {
+      live.push(e);
+    }
     notify();
   });
   signal.addEventListener('abort', notify);
+
+  /** False when the connection must not be written to any more. */
+  const writable = (): boolean | Promise<boolean> =>
+    !flow || flow.sink.bufferedAmount() <= flow.highWaterBytes || waitWritable(flow, signal);
+
   try {
     const head = await events.head(threadId);
     let epoch = head.epoch;
     let last = head.headSeq;
+
+    /** Events after `last` from the log, page by page, up to `until` (inclusive). */
+    async function* fromLog(until = Number.POSITIVE_INFINITY): AsyncGenerator<StreamItem> {
+      while (last < until && !signal.aborted && !closed) {
+        const limit = Math.min(pageSize, until - last);
+        const page = await events.read(threadId, last, limit);
+        for (const e of page) {
+          if (e.seq <= last) continue;
+          const ok = writable();
+          if (ok !== true && !(await ok)) return void (closed = true);
+          last = e.seq;
+          stalledSince = Date.now();
+          yield { id: formatEventId(e), event: e };
+          stalledSince = 0;
+        }
+        if (page.length < limit) return;
+      }
+    }
+
     const start = planStart(head, opts.lastEventId);
     if (start === null) {
       yield {
@@ -73,20 +130,20 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
         event: { type: 'stream_position', threadId, epoch, headSeq: last, ts: Date.now() },
       };
     } else if (start.kind === 'resync') {
+      opts.hooks?.onResync?.(start.reason);
       yield resync(head, start.reason, threadId);
     } else {
       last = start.afterSeq;
-      while (last < head.headSeq && !signal.aborted) {
-        const page = await events.read(threadId, last, pageSize);
-        if (page.length === 0) break;
-        for (const e of page) {
-          if (e.seq <= last) continue;
-          last = e.seq;
-          yield item(e);
-        }
-      }
+      yield* fromLog(head.headSeq);
     }
-    while (!signal.aborted) {
+
+    while (!signal.aborted && !closed) {
+      if (overflowed) {
+        // Buffer live events again before reading, so nothing falls between.
+        overflowed = false;
+        yield* fromLog();
+        continue;
+      }
       if (liveIndex >= live.length) {
         live.length = 0;
         liveIndex = 0;
@@ -99,23 +156,32 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
         const h = await events.head(threadId);
         epoch = h.epoch;
         last = h.headSeq;
+        opts.hooks?.onResync?.('epoch_changed');
         yield resync(h, 'epoch_changed', threadId);
         continue;
       }
       if (e.seq <= last) continue;
       if (e.seq > last + 1) {
-        // Missed live events (should not happen in-process): fill from the log in order.
-        const missing = await events.read(threadId, last, e.seq - last - 1);
-        for (const m of missing) {
-          if (m.seq <= last) continue;
-          last = m.seq;
-          yield item(m);
+        yield* fromLog(e.seq - 1);
+        if (last < e.seq - 1 && !closed && !signal.aborted) {
+          // The missing events are no longer retained: never skip silently.
+          const h = await events.head(threadId);
+          last = h.headSeq;
+          opts.hooks?.onResync?.('retention');
+          yield resync(h, 'retention', threadId);
+          continue;
         }
       }
+      if (e.seq <= last) continue;
+      const ok = writable();
+      if (ok !== true && !(await ok)) break;
       last = e.seq;
-      yield item(e);
+      stalledSince = Date.now();
+      yield { id: formatEventId(e), event: e };
+      stalledSince = 0;
     }
   } finally {
+    closed = true;
     signal.removeEventListener('abort', notify);
     unsubscribe();
   }

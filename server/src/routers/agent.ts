@@ -14,11 +14,21 @@ export const agentRouter = router({
   events: authedProcedure.input(EventsInputSchema).subscription(async function* ({ ctx, input, signal }) {
     const { services, principal } = ctx;
     await createAccess(services.store).thread(principal.userId, input.threadId);
+    const { delivery } = services.config;
     const stream = streamThread({
       events: services.events,
       threadId: input.threadId,
       lastEventId: input.lastEventId,
       signal: signal ?? new AbortController().signal,
+      bufferEvents: delivery.bufferEvents,
+      flow: ctx.sink
+        ? {
+            sink: ctx.sink,
+            highWaterBytes: delivery.highWaterBytes,
+            slowConsumerTimeoutMs: delivery.slowConsumerTimeoutMs,
+            onSlowConsumer: () => ctx.log.warn({ thread_id: input.threadId }, 'slow consumer disconnected'),
+          }
+        : undefined,
     });
     for await (const { id, event } of stream) {
       yield tracked(id, event);

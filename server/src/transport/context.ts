@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppError } from '@tracewire/shared';
 import type { Principal } from '../auth/tokens.js';
 import type { BaseContext, Transport } from '../context.js';
+import type { DeliverySink } from '../events/flowControl.js';
 import type { Services } from '../services.js';
 
 /** The token from `Authorization: Bearer …`, if any. */
@@ -18,6 +19,7 @@ export interface ResolveContextInput {
   transport: Transport;
   token: string | undefined;
   connectionId: string | null;
+  sink: DeliverySink | null;
 }
 
 /**
@@ -40,5 +42,6 @@ export async function resolveContext(input: ResolveContextInput): Promise<BaseCo
     principal,
     authError,
     connectionId: input.connectionId,
+    sink: input.sink,
   };
 }

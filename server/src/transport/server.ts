@@ -1,12 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { CLOSE_CODES } from '@tracewire/shared';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import { AppError } from '@tracewire/shared';
 import { appRouter } from '../routers/index.js';
 import type { Services } from '../services.js';
+import { createConnectionRegistry, type ConnectionRegistry } from './connections.js';
 import { bearerToken, resolveContext } from './context.js';
 import { createHealthHandler } from './health.js';
 
@@ -21,6 +22,8 @@ export interface TransportOptions {
 export interface Transport {
   readonly httpServer: Server;
   readonly wss: WebSocketServer;
+  /** Every WebSocket connection and its state. */
+  readonly connections: ConnectionRegistry;
   /** Starts listening on config host/port (port 0 = a free one). */
   listen(): Promise<{ url: string; port: number }>;
   /** Stops accepting new connections and requests (keeps open sockets). */
@@ -41,19 +44,23 @@ export function createTransport(opts: TransportOptions): Transport {
   const { services } = opts;
   const { config, logger } = services;
   let stopping = false;
-  const connectionIds = new WeakMap<WebSocket, string>();
+  const connections = createConnectionRegistry(logger);
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
     basePath: TRPC_PATH,
     maxBodySize: config.http.maxBodyBytes,
     maxBatchSize: config.http.maxBatchSize,
-    createContext: ({ req, info }) =>
+    createContext: ({ req, res, info }) =>
       resolveContext({
         services,
         transport: info.type === 'subscription' ? 'sse' : 'http',
         token: bearerToken(req) ?? info.connectionParams?.['token'],
         connectionId: null,
+        sink:
+          info.type === 'subscription'
+            ? { bufferedAmount: () => res.writableLength, close: () => res.destroy() }
+            : null,
       }),
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'http error');
@@ -104,13 +111,23 @@ export function createTransport(opts: TransportOptions): Transport {
     router: appRouter,
     maxBatchSize: config.http.maxBatchSize,
     keepAlive: { enabled: true, pingMs: config.ws.pingMs, pongWaitMs: config.ws.pongWaitMs },
-    createContext: ({ res, info }) =>
-      resolveContext({
+    createContext: async ({ res, info }) => {
+      const conn = connections.get(res);
+      // Operations on a connection that is closing or closed are refused.
+      if (!conn || conn.state !== 'authenticating') {
+        throw new AppError('UNAVAILABLE', 'connection is closed');
+      }
+      const ctx = await resolveContext({
         services,
         transport: 'ws',
         token: info.connectionParams?.['token'],
-        connectionId: connectionIds.get(res) ?? null,
-      }),
+        connectionId: conn.id,
+        sink: conn.sink,
+      });
+      conn.userId = ctx.principal?.userId ?? null;
+      if (!conn.transition('active')) throw new AppError('UNAVAILABLE', 'connection is closed');
+      return ctx;
+    },
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'ws error');
     },
@@ -123,10 +140,10 @@ export function createTransport(opts: TransportOptions): Transport {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const id = randomUUID();
-      connectionIds.set(ws, id);
-      logger.debug({ connection_id: id }, 'ws connected');
-      ws.once('close', (code) => logger.debug({ connection_id: id, code }, 'ws closed'));
+      const conn = connections.add(ws);
+      // Upgraded: waiting for credentials (the connectionParams frame, or none).
+      conn.transition('authenticating');
+      ws.once('close', (code) => logger.debug({ connection_id: conn.id, code }, 'ws closed'));
       onConnection(ws, req);
     });
   });
@@ -138,6 +155,7 @@ export function createTransport(opts: TransportOptions): Transport {
   return {
     httpServer,
     wss,
+    connections,
     get stopping() {
       return stopping;
     },
@@ -158,15 +176,18 @@ export function createTransport(opts: TransportOptions): Transport {
       const reconnect = JSON.stringify({ id: null, method: 'reconnect' });
       for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(reconnect);
       const closed = [...wss.clients].map(
-        (ws) => new Promise<void>((resolve) => {
-          if (ws.readyState === ws.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(code, 'server shutting down');
-          setTimeout(() => {
-            ws.terminate();
-            resolve();
-          }, 2_000).unref();
-        }),
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            const conn = connections.get(ws);
+            if (conn) conn.close(code, 'server shutting down');
+            else ws.close(code, 'server shutting down');
+            setTimeout(() => {
+              ws.terminate();
+              resolve();
+            }, 2_000).unref();
+          }),
       );
       await Promise.all(closed);
       wss.close();
