@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer } from '../../test/helpers/server.js';
+
+const chatJs = fileURLToPath(new URL('../dist/cli/chat.js', import.meta.url));
+
+/** Runs the built terminal client with piped stdin; resolves with its exit code and output. */
+function runCli(env: Record<string, string>, stdin: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [chatJs], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('the built terminal client (dist/cli/chat.js)', () => {
+  beforeAll(() => {
+    if (!existsSync(chatJs))
+      throw new Error('client-sdk/dist is missing: run `npm run build -w @tracewire/client`');
+  });
+
+  test('sends each piped line, renders the run live and exits 0 at EOF', async () => {
+    await using server = await startTestServer();
+    const token = await server.tokenFor('cli-user');
+    const { code, stdout, stderr } = await runCli(
+      { TRACEWIRE_URL: server.url, TRACEWIRE_TOKEN: token },
+      'what is 12 * 12?\nhello\n',
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^thread thr_\w+\n/);
+    expect(stdout).toMatch(/-> calculator\(.*12 \* 12/);
+    expect(stdout).toMatch(/<- calculator: .*"value":144/);
+    expect(stdout).toContain('12 * 12 = 144');
+    expect(stdout.match(/\[demo\] working/g)).toHaveLength(2);
+    expect(stdout).not.toContain('\x1b['); // no colour when stdout is not a terminal
+  });
+
+  test('without a token it explains how to get one and exits 2', async () => {
+    const { code, stderr } = await runCli({ TRACEWIRE_URL: 'http://127.0.0.1:9' }, '');
+    expect(code).toBe(2);
+    expect(stderr).toContain('TRACEWIRE_TOKEN is not set');
+    expect(stderr).toContain('npm start');
+  });
+});

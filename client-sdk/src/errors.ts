@@ -1,0 +1,77 @@
+import { TRPCClientError } from '@trpc/client';
+import type { AppErrorCode, AppErrorData } from '@tracewire/shared';
+import type { AppRouter } from './router.js';
+
+/** A tRPC client error that came from a Tracewire server: `data` carries {@link AppErrorData}. */
+export type TracewireError = TRPCClientError<AppRouter> & {
+  readonly data: AppErrorData & { code: string; httpStatus: number; path?: string | undefined };
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** True for `TRPCClientError`, also across duplicated copies of `@trpc/client`. */
+export function isTRPCClientErrorLike(e: unknown): e is TRPCClientError<AppRouter> {
+  return e instanceof TRPCClientError || (e instanceof Error && e.name === 'TRPCClientError');
+}
+
+/**
+ * True when `e` is an error the server answered with (it has `data.appCode`). Narrows
+ * `e.data` to {@link AppErrorData}, so `switch (e.data.appCode)` is typed.
+ */
+export function isTracewireError(e: unknown): e is TracewireError {
+  if (!isTRPCClientErrorLike(e)) return false;
+  const data: unknown = e.data;
+  return isObject(data) && typeof data['appCode'] === 'string';
+}
+
+const isAbort = (e: unknown) =>
+  e instanceof Error &&
+  (e.name === 'AbortError' || (isObject(e.cause) && e.cause['name'] === 'AbortError'));
+
+/**
+ * True when the call failed without an answer from the server: the WebSocket closed under an
+ * in-flight call (tRPC rejects it with a `TRPCClientError` whose cause is the close event,
+ * message "Unknown error" or "WebSocket closed"), or the HTTP fetch failed. The call may or
+ * may not have run on the server, so only idempotent calls may be retried.
+ */
+export function isConnectionError(e: unknown): boolean {
+  if (!isTRPCClientErrorLike(e)) return false;
+  if (e.shape !== undefined && e.shape !== null) return false;
+  return !isAbort(e);
+}
+
+/** Flat, app-friendly view of any error a Tracewire call can throw. */
+export interface ErrorInfo {
+  /** App error code; `UNAVAILABLE` for connection failures, `INTERNAL` when unknown. */
+  appCode: AppErrorCode;
+  /** Request id to quote in a bug report (null when the server never answered). */
+  requestId: string | null;
+  /** Flattened zod issues for invalid input. */
+  zodError: AppErrorData['zodError'];
+  message: string;
+  /** True when the error came from the server (false: connection or client-side failure). */
+  fromServer: boolean;
+}
+
+/** Normalises any thrown value into {@link ErrorInfo} (for logs, toasts, retries). */
+export function getErrorInfo(e: unknown): ErrorInfo {
+  const message = e instanceof Error ? e.message : String(e);
+  if (isTracewireError(e)) {
+    return {
+      appCode: e.data.appCode,
+      requestId: e.data.requestId,
+      zodError: e.data.zodError,
+      message,
+      fromServer: true,
+    };
+  }
+  if (isAbort(e))
+    return { appCode: 'CANCELLED', requestId: null, zodError: null, message, fromServer: false };
+  return {
+    appCode: isConnectionError(e) ? 'UNAVAILABLE' : 'INTERNAL',
+    requestId: null,
+    zodError: null,
+    message,
+    fromServer: false,
+  };
+}

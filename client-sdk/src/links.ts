@@ -1,0 +1,170 @@
+import {
+  createWSClient,
+  httpBatchLink,
+  httpSubscriptionLink,
+  splitLink,
+  wsLink,
+  type TRPCLink,
+} from '@trpc/client';
+import { isReconnectableCloseCode, transformer } from '@tracewire/shared';
+import type { AppRouter } from './router.js';
+
+/** Which transport carries which calls. */
+export type TransportMode = 'ws+http' | 'ws' | 'http+sse';
+
+/** Client-side keepAlive of the WebSocket (tRPC's own `PING`/`PONG` text frames). */
+export interface KeepAliveOptions {
+  /** Send `PING` after this long without any frame from the server. Default 10 000 ms. */
+  intervalMs?: number | undefined;
+  /** Close (and reconnect) when no `PONG` arrives within this. Default 5 000 ms. */
+  pongTimeoutMs?: number | undefined;
+}
+
+/**
+ * Defaults: relaxed compared with tRPC's 5 s / 1 s (too aggressive for mobile and background
+ * tabs), and below the 60–100 s idle cut of common proxies. The server pings on its side too.
+ */
+export const DEFAULT_KEEP_ALIVE = { intervalMs: 10_000, pongTimeoutMs: 5_000 } as const;
+
+/**
+ * Any WebSocket class: the browser's, or `ws` on Node 20 (typed loosely so `ws` needs no cast;
+ * it must behave like the WHATWG WebSocket, which `ws` does).
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
+
+/** Any EventSource class: the browser's, or the `eventsource` package on Node. */
+export type EventSourceConstructor = new (
+  url: string,
+  init?: { withCredentials?: boolean },
+) => object;
+
+/** A connection state change of the WebSocket (the only stateful transport). */
+export interface ConnectionStateChange {
+  /** `pending`: open and usable; `connecting`: (re)connecting; `idle`: closed by `close()`. */
+  state: 'idle' | 'connecting' | 'pending';
+  /** Why the previous connection was lost, when it was. */
+  error: Error | null;
+  /** Close code of the last socket close, when one happened. */
+  lastCloseCode: number | null;
+}
+
+/** Inputs to {@link buildLinks}. */
+export interface BuildLinksOptions {
+  url: string;
+  transport: TransportMode;
+  resolveToken: () => Promise<string | undefined>;
+  retryDelayMs: (attempt: number) => number;
+  /** Delay used after a close code that says "don't just reconnect" (e.g. 4001). */
+  maxDelayMs: number;
+  keepAlive: KeepAliveOptions;
+  WebSocket?: WebSocketConstructor | undefined;
+  EventSource?: EventSourceConstructor | undefined;
+  extraLinks: readonly TRPCLink<AppRouter>[];
+  onConnectionStateChange?: ((change: ConnectionStateChange) => void) | undefined;
+  onOpen: () => void;
+}
+
+/** The links of a client plus what `close()` must shut down. */
+export interface BuiltLinks {
+  links: TRPCLink<AppRouter>[];
+  close(): Promise<void>;
+}
+
+/**
+ * Fails at creation, with the fix in the message, instead of reconnecting forever when the
+ * runtime has no WebSocket / EventSource (Node 20 has neither).
+ */
+export function assertTransportAvailable(
+  opts: Pick<BuildLinksOptions, 'transport' | 'WebSocket' | 'EventSource'>,
+): void {
+  const g = globalThis as { WebSocket?: unknown; EventSource?: unknown };
+  if (opts.transport === 'http+sse') {
+    if (!opts.EventSource && typeof g.EventSource !== 'function') {
+      throw new TypeError(
+        "transport 'http+sse' needs an EventSource: pass `EventSource` (Node: import { EventSource } from 'eventsource')",
+      );
+    }
+  } else if (!opts.WebSocket && typeof g.WebSocket !== 'function') {
+    throw new TypeError(
+      `transport '${opts.transport}' needs a WebSocket: pass \`WebSocket\` (Node 20: import { WebSocket } from 'ws')`,
+    );
+  }
+}
+
+/** `http://h:p/base` → `{ http: 'http://h:p/base/trpc', ws: 'ws://h:p/base/trpc' }`. */
+export function endpointUrls(url: string): { http: string; ws: string } {
+  const base = url.replace(/\/+$/, '');
+  const http = `${base}/trpc`;
+  const ws = http.replace(/^http(s?):\/\//i, (_m, s: string) => `ws${s}://`);
+  return { http, ws };
+}
+
+/**
+ * Builds the link chain: `extraLinks` (e.g. the tracing link) first, then the terminating
+ * links of the chosen transport, every one with the shared superjson transformer.
+ */
+export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
+  assertTransportAvailable(opts);
+  const urls = endpointUrls(opts.url);
+  const authHeaders = async (): Promise<Record<string, string>> => {
+    const token = await opts.resolveToken();
+    return token ? { authorization: `Bearer ${token}` } : {};
+  };
+  const connectionParams = async (): Promise<Record<string, string>> => {
+    const token = await opts.resolveToken();
+    return token ? { token } : {};
+  };
+  const http = httpBatchLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders });
+  const isSubscription = (op: { type: string }) => op.type === 'subscription';
+
+  if (opts.transport === 'http+sse') {
+    const sse = httpSubscriptionLink<AppRouter, typeof EventSource>({
+      url: urls.http,
+      transformer,
+      connectionParams,
+      ...(opts.EventSource ? { EventSource: opts.EventSource as typeof EventSource } : {}),
+    });
+    return {
+      links: [...opts.extraLinks, splitLink({ condition: isSubscription, true: sse, false: http })],
+      close: () => Promise.resolve(),
+    };
+  }
+
+  let lastCloseCode: number | null = null;
+  const wsClient = createWSClient({
+    url: urls.ws,
+    connectionParams,
+    ...(opts.WebSocket ? { WebSocket: opts.WebSocket as typeof WebSocket } : {}),
+    retryDelayMs: (attempt) =>
+      lastCloseCode !== null && !isReconnectableCloseCode(lastCloseCode)
+        ? opts.maxDelayMs
+        : opts.retryDelayMs(attempt),
+    keepAlive: {
+      enabled: true,
+      intervalMs: opts.keepAlive.intervalMs ?? DEFAULT_KEEP_ALIVE.intervalMs,
+      pongTimeoutMs: opts.keepAlive.pongTimeoutMs ?? DEFAULT_KEEP_ALIVE.pongTimeoutMs,
+    },
+    lazy: { enabled: false, closeMs: 0 },
+    onOpen: () => {
+      opts.onOpen();
+    },
+    onClose: (cause) => {
+      lastCloseCode = cause?.code ?? null;
+    },
+  });
+  const stateSub = wsClient.connectionState.subscribe({
+    next: (s) => {
+      opts.onConnectionStateChange?.({ state: s.state, error: s.error, lastCloseCode });
+    },
+  });
+  const ws = wsLink<AppRouter>({ client: wsClient, transformer });
+  const terminal =
+    opts.transport === 'ws' ? ws : splitLink({ condition: isSubscription, true: ws, false: http });
+  return {
+    links: [...opts.extraLinks, terminal],
+    close: async () => {
+      await wsClient.close();
+      stateSub.unsubscribe();
+    },
+  };
+}
