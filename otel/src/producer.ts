@@ -1,0 +1,95 @@
+/**
+ * PRODUCER spans for published agent events. The span's context is written into the event's
+ * `_meta`, so every client that receives the event (live or replayed later) can link its CONSUMER
+ * span to the moment the event was created (messaging semconv: "A producer SHOULD attach a message
+ * creation context to each message").
+ * @module
+ */
+import type { Context, Span, TracerProvider } from '@opentelemetry/api';
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import type { EventMeta } from '@tracewire/shared';
+import { encodeTraceContext } from './meta.js';
+import {
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_TEMPLATE,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_TRACEWIRE_EVENT_TYPE,
+  ATTR_TRACEWIRE_RUN_ID,
+  EVENTS_DESTINATION,
+  MESSAGING_SYSTEM_TRACEWIRE,
+  SPAN_SEND_EVENTS,
+} from './semconv.js';
+import { getTracewireTracer, recordSpanError } from './tracing.js';
+
+/** The event fields the producer span reads (every `AgentEvent` fits). */
+export interface ProducedEvent {
+  threadId: string;
+  /** Stream position; may be unknown until the log appends it (set `messaging.message.id` on the span then). */
+  seq?: number;
+  type?: string;
+  runId?: string;
+  _meta?: EventMeta | undefined;
+}
+
+/** Options of {@link startProducerSpan}. */
+export interface ProducerSpanOptions {
+  /** Provider; the global API when omitted. */
+  tracerProvider?: TracerProvider;
+  /** Parent context; the active one when omitted (normally inside `invoke_agent`). */
+  parent?: Context;
+}
+
+/**
+ * Starts a PRODUCER `send agent.events` span and returns it with a copy of the event whose `_meta`
+ * holds the span's trace context. The caller ends the span once the event is published.
+ */
+export function startProducerSpan<T extends ProducedEvent>(
+  event: T,
+  options: ProducerSpanOptions = {},
+): { span: Span; event: T } {
+  const parent = options.parent ?? context.active();
+  const span = getTracewireTracer(options.tracerProvider).startSpan(
+    SPAN_SEND_EVENTS,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_TRACEWIRE,
+        [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+        [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+        [ATTR_MESSAGING_DESTINATION_NAME]: event.threadId,
+        [ATTR_MESSAGING_DESTINATION_TEMPLATE]: EVENTS_DESTINATION,
+        ...(event.seq === undefined ? {} : { [ATTR_MESSAGING_MESSAGE_ID]: String(event.seq) }),
+        ...(event.type === undefined ? {} : { [ATTR_TRACEWIRE_EVENT_TYPE]: event.type }),
+        ...(event.runId === undefined ? {} : { [ATTR_TRACEWIRE_RUN_ID]: event.runId }),
+      },
+    },
+    parent,
+  );
+  const meta = encodeTraceContext(trace.setSpan(parent, span));
+  return { span, event: meta.traceparent ? { ...event, _meta: meta } : event };
+}
+
+/**
+ * Publishes `event` inside a PRODUCER span: `publish` receives the event with `_meta` set and runs
+ * with the span active; the span ends when it settles (errors recorded and rethrown).
+ */
+export async function withEventProducer<T extends ProducedEvent, R>(
+  event: T,
+  publish: (event: T) => R | Promise<R>,
+  options: ProducerSpanOptions = {},
+): Promise<R> {
+  const { span, event: withMeta } = startProducerSpan(event, options);
+  try {
+    return await context.with(trace.setSpan(options.parent ?? context.active(), span), () =>
+      publish(withMeta),
+    );
+  } catch (err) {
+    recordSpanError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Node provider setup: one call wires tracing (resource, sampler, batch OTLP/HTTP JSON export,
+ * ALS context manager, W3C propagators) and metrics (Prometheus text for the server's own
+ * `/metrics` route, plus OTLP push when configured). Node only; the browser SDK never imports it
+ * at runtime (it imports only the link, meta and names).
+ * @module
+ */
+import type { TracerProvider } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  NodeTracerProvider,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv.js';
+import { resolveTelemetryConfig } from './telemetryConfig.js';
+import type { SamplerName, TelemetryConfig, TelemetryConfigInput } from './telemetryConfig.js';
+
+/** Content type of {@link Telemetry.renderMetrics} output (Prometheus text format 0.0.4). */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Options of {@link startTelemetry}. */
+export interface TelemetryOptions extends TelemetryConfigInput {
+  /** Extra span processors (tests: `SimpleSpanProcessor` + `InMemorySpanExporter`). */
+  spanProcessors?: SpanProcessor[];
+  /** Extra metric readers. */
+  metricReaders?: IMetricReader[];
+  /** Register the providers, ALS context manager and W3C propagators globally. @default true */
+  registerGlobals?: boolean;
+}
+
+/** What {@link startTelemetry} returns. */
+export interface Telemetry {
+  /** The SDK provider, or the API's no-op provider when tracing is disabled. */
+  tracerProvider: TracerProvider;
+  meterProvider: MeterProvider;
+  /** The settings in effect (endpoints, sampler, service name). */
+  config: TelemetryConfig;
+  /** Current metrics in Prometheus text format, for the server's `/metrics` route. */
+  renderMetrics(): Promise<string>;
+  /** Exports buffered spans and metrics now. */
+  forceFlush(): Promise<void>;
+  /** Flushes and stops everything and unregisters the globals it set; safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+function createSampler(name: SamplerName, ratio: number): Sampler {
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  }
+}
+
+function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): SpanProcessor[] {
+  const out: SpanProcessor[] = [];
+  if (config.tracesUrl)
+    out.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl })));
+  if (config.consoleTraces) out.push(new BatchSpanProcessor(new ConsoleSpanExporter()));
+  return [...out, ...extra];
+}
+
+/**
+ * Starts telemetry for a Node process.
+ * @example
+ * const telemetry = startTelemetry({ serviceName: 'tracewire-server', serviceVersion: '0.1.0' });
+ * process.on('SIGTERM', () => void telemetry.shutdown());
+ */
+export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
+  const config = resolveTelemetryConfig(options);
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      ...config.resourceAttributes,
+      [ATTR_SERVICE_NAME]: config.serviceName,
+      ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+    }),
+  );
+  const register = options.registerGlobals ?? true;
+  const undo: Array<() => void> = [];
+
+  let sdkTracer: NodeTracerProvider | undefined;
+  if (!config.tracingDisabled) {
+    sdkTracer = new NodeTracerProvider({
+      resource,
+      sampler: createSampler(config.sampler, config.ratio),
+      spanProcessors: createSpanProcessors(config, options.spanProcessors ?? []),
+    });
+    if (register) {
+      if (context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()))
+        undo.push(() => context.disable());
+      const propagator = new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      });
+      if (propagation.setGlobalPropagator(propagator)) undo.push(() => propagation.disable());
+      if (trace.setGlobalTracerProvider(sdkTracer)) undo.push(() => trace.disable());
+    }
+  }
+
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const readers: IMetricReader[] = [prometheus, ...(options.metricReaders ?? [])];
+  if (config.metricsUrl && !config.tracingDisabled) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: config.metricsUrl }),
+        exportIntervalMillis: config.metricExportIntervalMs,
+      }),
+    );
+  }
+  const meterProvider = new MeterProvider({ resource, readers });
+  if (register && metrics.setGlobalMeterProvider(meterProvider)) undo.push(() => metrics.disable());
+  const serializer = new PrometheusSerializer();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    tracerProvider: sdkTracer ?? trace.getTracerProvider(),
+    meterProvider,
+    config,
+    async renderMetrics() {
+      const { resourceMetrics } = await prometheus.collect();
+      return serializer.serialize(resourceMetrics);
+    },
+    async forceFlush() {
+      await Promise.all([sdkTracer?.forceFlush(), meterProvider.forceFlush()]);
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        const results = await Promise.allSettled([sdkTracer?.shutdown(), meterProvider.shutdown()]);
+        for (const fn of undo.reverse()) fn();
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      })();
+      return stopping;
+    },
+  };
+}

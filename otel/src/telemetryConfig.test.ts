@@ -1,0 +1,73 @@
+import { describe, expect, test } from 'vitest';
+import { parseResourceAttributes, resolveTelemetryConfig } from './telemetryConfig.js';
+
+describe('resolveTelemetryConfig', () => {
+  test('exports nothing and samples everything by default', () => {
+    const c = resolveTelemetryConfig({ env: {}, serviceName: 'svc' });
+    expect(c).toMatchObject({
+      tracesUrl: undefined,
+      metricsUrl: undefined,
+      consoleTraces: false,
+      sampler: 'parentbased_traceidratio',
+      ratio: 1,
+      serviceName: 'svc',
+      tracingDisabled: false,
+    });
+  });
+
+  test('derives per-signal OTLP URLs from OTEL_EXPORTER_OTLP_ENDPOINT, specific endpoints winning', () => {
+    const c = resolveTelemetryConfig({
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://m/x',
+      },
+    });
+    expect(c.tracesUrl).toBe('http://jaeger:4318/v1/traces');
+    expect(c.metricsUrl).toBe('http://m/x');
+  });
+
+  test('honours OTEL_TRACES_EXPORTER none, console and otlp without endpoint', () => {
+    expect(
+      resolveTelemetryConfig({
+        env: { OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' },
+      }).tracesUrl,
+    ).toBeUndefined();
+    const both = resolveTelemetryConfig({ env: { OTEL_TRACES_EXPORTER: 'console, otlp' } });
+    expect(both.consoleTraces).toBe(true);
+    expect(both.tracesUrl).toBe('http://localhost:4318/v1/traces');
+  });
+
+  test('reads the sampler and ratio, falling back with a warning on bad values', () => {
+    expect(resolveTelemetryConfig({ env: { OTEL_TRACES_SAMPLER: 'always_off' } }).sampler).toBe(
+      'always_off',
+    );
+    expect(
+      resolveTelemetryConfig({ env: { OTEL_TRACES_SAMPLER_ARG: '0.1' }, sampleRatio: 0.5 }).ratio,
+    ).toBe(0.1);
+    expect(resolveTelemetryConfig({ env: {}, sampleRatio: 0.5 }).ratio).toBe(0.5);
+    const warnings: string[] = [];
+    const logger = { warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const c = resolveTelemetryConfig({
+      env: { OTEL_TRACES_SAMPLER: 'bogus', OTEL_TRACES_SAMPLER_ARG: '7' },
+      logger,
+    });
+    expect(c).toMatchObject({ sampler: 'parentbased_traceidratio', ratio: 1 });
+    expect(warnings).toHaveLength(2);
+  });
+
+  test('lets OTEL_SERVICE_NAME override the code default and reads OTEL_SDK_DISABLED', () => {
+    const c = resolveTelemetryConfig({
+      env: { OTEL_SERVICE_NAME: 'ops-name', OTEL_SDK_DISABLED: 'TRUE' },
+      serviceName: 'code',
+    });
+    expect(c.serviceName).toBe('ops-name');
+    expect(c.tracingDisabled).toBe(true);
+  });
+
+  test('parses OTEL_RESOURCE_ATTRIBUTES with percent-encoding and skips bad pairs', () => {
+    expect(parseResourceAttributes('deployment.environment=dev,team=a%20b,bad,=x')).toEqual({
+      'deployment.environment': 'dev',
+      team: 'a b',
+    });
+  });
+});

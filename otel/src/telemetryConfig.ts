@@ -1,0 +1,140 @@
+/**
+ * Resolves telemetry settings from options and the standard `OTEL_*` variables (read from an
+ * injectable `env`, so tests never touch `process.env`). Pure: builds nothing.
+ * @module
+ */
+
+/** Environment variables, as in `process.env`. */
+export type TelemetryEnv = Readonly<Record<string, string | undefined>>;
+
+/** Minimal logger (pino-compatible) for configuration warnings. */
+export interface TelemetryLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+/** Sampler names of the `OTEL_TRACES_SAMPLER` spec. */
+export const SAMPLER_NAMES = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+/** One of {@link SAMPLER_NAMES}. */
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+
+/** Inputs of {@link resolveTelemetryConfig}. */
+export interface TelemetryConfigInput {
+  /** Default `service.name`; `OTEL_SERVICE_NAME` wins so operators can rename. @default 'tracewire' */
+  serviceName?: string;
+  /** `service.version`. */
+  serviceVersion?: string;
+  /** Ratio of the default `parentbased_traceidratio` sampler when `OTEL_TRACES_SAMPLER_ARG` is unset. @default 1 */
+  sampleRatio?: number;
+  /** Variables to read. @default process.env */
+  env?: TelemetryEnv;
+  logger?: TelemetryLogger;
+}
+
+/** Resolved settings. */
+export interface TelemetryConfig {
+  /** `OTEL_SDK_DISABLED=true`: no tracing (metrics stay local for `/metrics`). */
+  tracingDisabled: boolean;
+  resourceAttributes: Record<string, string>;
+  serviceName: string;
+  /** OTLP/HTTP JSON traces URL, or undefined for no OTLP export. */
+  tracesUrl: string | undefined;
+  /** OTLP/HTTP JSON metrics URL, or undefined for no OTLP metrics push. */
+  metricsUrl: string | undefined;
+  consoleTraces: boolean;
+  sampler: SamplerName;
+  ratio: number;
+  metricExportIntervalMs: number;
+}
+
+const DEFAULT_OTLP_BASE = 'http://localhost:4318';
+
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined || v.trim() === ''
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
+
+const withPath = (base: string, path: string) => `${base.replace(/\/+$/, '')}${path}`;
+
+/** Parses `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k2=v2`, values percent-encoded); bad pairs are skipped. */
+export function parseResourceAttributes(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    const i = pair.indexOf('=');
+    if (i <= 0) continue;
+    try {
+      out[decodeURIComponent(pair.slice(0, i).trim())] = decodeURIComponent(
+        pair.slice(i + 1).trim(),
+      );
+    } catch {
+      // malformed percent-encoding: skip the pair, as the spec's env detector does
+    }
+  }
+  return out;
+}
+
+function resolveUrl(
+  env: TelemetryEnv,
+  signal: 'traces' | 'metrics',
+  wanted: string[] | undefined,
+): string | undefined {
+  const specific = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim();
+  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim();
+  const url = specific || (base ? withPath(base, `/v1/${signal}`) : undefined);
+  if (wanted === undefined) return url; // unset: export only when an endpoint is configured
+  if (!wanted.includes('otlp')) return undefined;
+  return url ?? withPath(DEFAULT_OTLP_BASE, `/v1/${signal}`);
+}
+
+function resolveSampler(
+  input: TelemetryConfigInput,
+  env: TelemetryEnv,
+): { sampler: SamplerName; ratio: number } {
+  const warn = (msg: string) => input.logger?.warn({ component: 'otel' }, msg);
+  const rawName = env['OTEL_TRACES_SAMPLER']?.trim().toLowerCase();
+  let sampler: SamplerName = 'parentbased_traceidratio';
+  if (rawName) {
+    if ((SAMPLER_NAMES as readonly string[]).includes(rawName)) sampler = rawName as SamplerName;
+    else warn(`OTEL_TRACES_SAMPLER=${rawName} is not supported; using parentbased_traceidratio`);
+  }
+  let ratio = input.sampleRatio ?? 1;
+  const rawArg = env['OTEL_TRACES_SAMPLER_ARG']?.trim();
+  if (rawArg) {
+    const n = Number(rawArg);
+    if (Number.isFinite(n) && n >= 0 && n <= 1) ratio = n;
+    else warn(`OTEL_TRACES_SAMPLER_ARG=${rawArg} is not a ratio in [0, 1]; using ${ratio}`);
+  }
+  return { sampler, ratio: Math.min(1, Math.max(0, ratio)) };
+}
+
+/** Resolves every setting; unknown or invalid values fall back to defaults with a warning (OTel spec behaviour). */
+export function resolveTelemetryConfig(input: TelemetryConfigInput = {}): TelemetryConfig {
+  const env = input.env ?? process.env;
+  const resourceAttributes = parseResourceAttributes(env['OTEL_RESOURCE_ATTRIBUTES']);
+  const serviceName =
+    env['OTEL_SERVICE_NAME']?.trim() ||
+    resourceAttributes['service.name'] ||
+    input.serviceName ||
+    'tracewire';
+  const traceExporters = list(env['OTEL_TRACES_EXPORTER']);
+  const interval = Number(env['OTEL_METRIC_EXPORT_INTERVAL']);
+  return {
+    tracingDisabled: env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true',
+    resourceAttributes,
+    serviceName,
+    tracesUrl: resolveUrl(env, 'traces', traceExporters),
+    metricsUrl: resolveUrl(env, 'metrics', list(env['OTEL_METRICS_EXPORTER'])),
+    consoleTraces: traceExporters?.includes('console') ?? false,
+    ...resolveSampler(input, env),
+    metricExportIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 60_000,
+  };
+}
