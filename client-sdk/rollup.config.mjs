@@ -22,7 +22,11 @@ const root = resolve(here, '..');
 
 /** Workspace packages that are inlined (never published as dependencies of the SDK). */
 const INLINE = {
-  js: { '@tracewire/shared': resolve(root, 'shared/dist/index.js') },
+  js: {
+    '@tracewire/shared': resolve(root, 'shared/dist/index.js'),
+    // Only the browser-safe client link of @tracewire/otel is used (never its Node setup).
+    '@tracewire/otel': resolve(root, 'otel/dist/clientLink.js'),
+  },
   dts: {
     '@tracewire/shared': resolve(root, 'shared/dist/index.d.ts'),
     '@tracewire/server': resolve(root, 'server/dist/index.d.ts'),
@@ -37,7 +41,7 @@ const INLINE = {
 const ALLOWED_EXTERNAL = {
   js: ['@trpc/client', '@trpc/server', 'superjson', '@opentelemetry/api'],
   cli: ['ws', 'eventsource'],
-  dts: ['@trpc/client', '@trpc/server', 'superjson', 'zod'],
+  dts: ['@trpc/client', '@trpc/server', 'superjson', 'zod', '@opentelemetry/api'],
 };
 
 const isBare = (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0');

@@ -1,3 +1,5 @@
+import type { TracerProvider } from '@opentelemetry/api';
+import { createTracingLink } from '@tracewire/otel';
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
 import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
@@ -37,8 +39,15 @@ export interface TracewireClientOptions {
   keepAlive?: KeepAliveOptions | undefined;
   /** WebSocket connection state changes (connecting / pending = open / idle = closed). */
   onConnectionStateChange?: ((change: ConnectionStateChange) => void) | undefined;
-  /** Links run before the terminating links (e.g. `createTracingLink()` from `@tracewire/otel`). */
+  /** Links run before the terminating links (after the tracing link). */
   extraLinks?: readonly TRPCLink<AppRouter>[] | undefined;
+  /**
+   * Tracing: a CLIENT span per call and a CONSUMER span per received event, with trace
+   * context and a request id sent in `input._meta`. Uses the global OpenTelemetry API (a
+   * no-op until the app registers a provider) or the provider given here; the SDK never
+   * creates one. `false` turns the link off.
+   */
+  tracing?: false | { tracerProvider?: TracerProvider | undefined } | undefined;
 }
 
 /** Client-wide counters: every stream's delivery counters summed, plus WS reconnects. */
@@ -105,7 +114,16 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
     keepAlive: opts.keepAlive ?? {},
     WebSocket: opts.WebSocket,
     EventSource: opts.EventSource,
-    extraLinks: opts.extraLinks ?? [],
+    extraLinks: [
+      ...(opts.tracing === false
+        ? []
+        : [
+            createTracingLink<AppRouter>(
+              opts.tracing?.tracerProvider ? { tracerProvider: opts.tracing.tracerProvider } : {},
+            ),
+          ]),
+      ...(opts.extraLinks ?? []),
+    ],
     onConnectionStateChange: opts.onConnectionStateChange,
     onOpen: () => {
       opens++;

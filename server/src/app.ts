@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { metrics as metricsApi, type MeterProvider } from '@opentelemetry/api';
+import { createTracewireMetrics } from '@tracewire/otel';
 import type { Logger } from 'pino';
 import { demoAgent } from './agents/demoAgent.js';
 import { createAgentRegistry } from './agents/registry.js';
@@ -21,6 +23,8 @@ export interface CreateTracewireOptions {
   retention?: RetentionOptions;
   /** Prometheus text for `/metrics`. */
   renderMetrics?: () => Promise<string>;
+  /** Where instruments are created; the global meter provider by default. */
+  meterProvider?: MeterProvider;
 }
 
 /** A started Tracewire server. */
@@ -47,6 +51,9 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
   const agentList = opts.agents ?? [demoAgent];
   const agents = createAgentRegistry(agentList);
   const locks = createKeyedMutex();
+  const metrics = createTracewireMetrics(
+    (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server'),
+  );
   const runs = createRunManager({
     store: storage.store,
     events: storage.events,
@@ -54,6 +61,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     config: config.agent,
     logger,
     locks,
+    metrics,
   });
   const services: Services = {
     config,
@@ -64,6 +72,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     agents,
     runs,
     locks,
+    metrics,
     defaultAgent: agentList[0]?.name ?? 'demo',
   };
   await runs.recover();

@@ -1,7 +1,10 @@
+import { startTelemetry, traceLogMixin } from '@tracewire/otel';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createTracewire } from './app.js';
 import { signToken } from './auth/tokens.js';
+
+const VERSION = '0.1.0';
 
 /** `npm start`: the embedded default (SQLite, in-process fan-out, demo agent). */
 async function main(): Promise<void> {
@@ -15,8 +18,24 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
-  const server = await createTracewire({ config, logger });
+  // Telemetry first, so the logger's mixin and every span see the registered providers.
+  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: VERSION });
+  const logger = createLogger({ level: config.logLevel, mixin: traceLogMixin });
+  const server = await createTracewire({
+    config,
+    logger,
+    meterProvider: telemetry.meterProvider,
+    renderMetrics: () => telemetry.renderMetrics(),
+  });
+  const { tracesUrl, consoleTraces, tracingDisabled, sampler, ratio } = telemetry.config;
+  logger.info(
+    {
+      traces: tracingDisabled ? 'disabled' : (tracesUrl ?? (consoleTraces ? 'console' : 'none')),
+      sampler,
+      ratio,
+    },
+    'telemetry started',
+  );
   process.stdout.write(`Tracewire listening on ${server.url}\n`);
   if (config.auth.devSecret) {
     const token = await signToken({ ...config.auth, userId: 'demo', expiresIn: '30d' });
@@ -33,19 +52,24 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'shutdown requested');
-    server.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    server
+      .stop()
+      .then(() => telemetry.shutdown())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Tracewire failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(
+    `Tracewire failed to start: ${err instanceof Error ? err.stack : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -1,9 +1,24 @@
+import { createTracingMiddleware } from '@tracewire/otel';
+import type { CallContext } from './context.js';
 import { requireUser } from './middleware/auth.js';
+import { enforceLimits } from './middleware/limits.js';
 import { requestContext } from './middleware/requestContext.js';
 import { baseProcedure } from './trpc.js';
 
-/** Every procedure starts here: request id, logger, `_meta` handling, error mapping. */
-export const publicProcedure = baseProcedure.use(requestContext);
+/**
+ * SERVER span per call (continuing the client's trace for authenticated callers only),
+ * kept active through every step of a subscription.
+ */
+const tracing = createTracingMiddleware<CallContext>({
+  getUserId: (ctx) => ctx.principal?.userId,
+  getRequestId: (ctx) => ctx.requestId,
+  getMeta: (ctx) => ctx.meta,
+  isTrusted: (ctx) => ctx.principal !== null,
+  getTransport: (ctx) => (ctx.transport === 'ws' ? 'websocket' : 'http'),
+});
 
-/** Procedures that need a verified user. */
-export const authedProcedure = publicProcedure.use(requireUser);
+/** Every procedure starts here: request id, logger, `_meta` handling, error mapping. */
+export const publicProcedure = baseProcedure.use(requestContext).use((opts) => tracing(opts));
+
+/** Procedures that need a verified user; per-user limits (rate, subscriptions) apply. */
+export const authedProcedure = publicProcedure.use(requireUser).use(enforceLimits);

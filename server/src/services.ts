@@ -1,3 +1,4 @@
+import type { TracewireMetrics } from '@tracewire/otel';
 import type { Logger } from 'pino';
 import type { AgentRegistry } from './agents/registry.js';
 import type { RunManager } from './agents/types.js';
@@ -18,6 +19,8 @@ export interface Services {
   runs: RunManager;
   /** Per-thread lock shared by the run manager and `chat.history` (consistent snapshots). */
   locks: KeyedMutex;
+  /** OpenTelemetry instruments (no-ops when telemetry is off). */
+  metrics: TracewireMetrics;
   /** Agent that answers `chat.send`. */
   defaultAgent: string;
 }

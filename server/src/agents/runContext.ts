@@ -1,3 +1,4 @@
+import { recordSpanError, withToolSpan, type TracewireMetrics } from '@tracewire/otel';
 import { createToolCallId } from '@tracewire/shared';
 import type { Message, Run } from '@tracewire/shared';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export interface RunContextOptions {
   toolTimeoutMs: number;
   /** Writes one event of this run (in call order). */
   emit: (body: EventBody) => Promise<void>;
+  /** Tool duration and failure instruments. */
+  metrics?: TracewireMetrics | undefined;
 }
 
 /** The context plus what the run manager reads back when the agent returns. */
@@ -66,17 +69,33 @@ export function createRunContext(opts: RunContextOptions): RunContextHandle {
       const toolCallId = createToolCallId();
       const tool = toolsByName.get(name);
       await opts.emit({ type: 'tool_executing', toolCallId, tool: name, args });
-      const outcome = await executeTool({
-        tool,
-        name,
-        args,
-        toolCallId,
-        runId: run.id,
-        userId: run.userId,
-        signal,
-        timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
-        log: opts.log,
+      // One `execute_tool` span per call; the tool's own spans nest under it.
+      const outcome = await withToolSpan(name, toolCallId, async (span) => {
+        const result = await executeTool({
+          tool,
+          name,
+          args,
+          toolCallId,
+          runId: run.id,
+          userId: run.userId,
+          signal,
+          timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
+          log: opts.log,
+        });
+        if (!result.ok)
+          recordSpanError(
+            span,
+            Object.assign(new Error(result.error.message), { code: result.error.code }),
+          );
+        return result;
       });
+      opts.metrics?.toolDuration.record(outcome.durationMs / 1000, { 'gen_ai.tool.name': name });
+      if (!outcome.ok) {
+        opts.metrics?.toolFailures.add(1, {
+          'gen_ai.tool.name': name,
+          'error.type': outcome.error.code,
+        });
+      }
       if (outcome.ok) {
         await opts.emit({
           type: 'tool_completed',

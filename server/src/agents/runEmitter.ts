@@ -1,3 +1,4 @@
+import { startProducerSpan, recordSpanError } from '@tracewire/otel';
 import type { Run } from '@tracewire/shared';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { EventBody } from './runContext.js';
@@ -10,8 +11,16 @@ export interface RunEmitter {
   close: () => Promise<void>;
 }
 
-/** Creates the emitter of one run: `events.append(threadId, [draft])`, chained so order is kept. */
-export function createRunEmitter(events: EventLog, run: Run): RunEmitter {
+/**
+ * Creates the emitter of one run. `events.append` numbers events synchronously in call
+ * order, so appends are issued at once (no chaining); each event gets a PRODUCER span
+ * whose context travels in the event's `_meta`.
+ */
+export function createRunEmitter(
+  events: EventLog,
+  run: Run,
+  onPublished?: (type: string) => void,
+): RunEmitter {
   let open = true;
   let tail: Promise<unknown> = Promise.resolve();
   return {
@@ -23,9 +32,22 @@ export function createRunEmitter(events: EventLog, run: Run): RunEmitter {
         runId: run.id,
         ts: Date.now(),
       };
-      const written = tail.then(() => events.append(run.threadId, [draft]));
+      const { span, event } = startProducerSpan(draft);
+      const written = events.append(run.threadId, [event]).then(
+        (stored) => {
+          const seq = stored[0]?.seq;
+          if (seq !== undefined) span.setAttribute('messaging.message.id', String(seq));
+          span.end();
+          onPublished?.(draft.type);
+        },
+        (err: unknown) => {
+          recordSpanError(span, err);
+          span.end();
+          throw err;
+        },
+      );
       tail = written.catch(() => undefined);
-      return written.then(() => undefined);
+      return written;
     },
     close: () => {
       open = false;

@@ -1,8 +1,14 @@
+import {
+  recordSpanError,
+  startProducerSpan,
+  withAgentSpan,
+  type TracewireMetrics,
+} from '@tracewire/otel';
 import { AppError } from '@tracewire/shared';
 import type { AgentErrorCode, Message, Run, RunId, RunStatus, UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { EventLog } from '../events/eventLog.js';
+import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { ChatStore } from '../storage/chatStore.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
 import { isRunStoppedError, raceAbort, stop } from './abort.js';
@@ -21,6 +27,8 @@ export interface RunManagerOptions {
   logger: Logger;
   /** Per-thread lock shared with readers (chat.history) that need a consistent snapshot. */
   locks: KeyedMutex;
+  /** Run, tool and event instruments. */
+  metrics?: TracewireMetrics;
 }
 
 /** How a run ended; decided exactly once per run, then persisted. */
@@ -104,6 +112,21 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     if (ids?.size === 0) activeByUser.delete(run.userId);
   }
 
+  /** Appends a terminal event with its PRODUCER span (the run's emitter is closed by then). */
+  async function publishTerminal(draft: AgentEventDraft): Promise<void> {
+    const { span, event } = startProducerSpan(draft);
+    try {
+      const [stored] = await events.append(draft.threadId, [event]);
+      if (stored) span.setAttribute('messaging.message.id', String(stored.seq));
+      opts.metrics?.eventsPublished.add(1, { 'tracewire.event.type': draft.type });
+    } catch (err) {
+      recordSpanError(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
   /** Persists a failed/cancelled status then appends `agent_error`; call under the thread lock. */
   async function writeError(
     run: Run,
@@ -120,17 +143,15 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
       return false;
     }
-    await events.append(run.threadId, [
-      {
-        type: 'agent_error',
-        threadId: run.threadId,
-        runId: run.id,
-        ts: Date.now(),
-        code: failure.code,
-        message: failure.message,
-        retryable: RETRYABLE_CODES.has(failure.code),
-      },
-    ]);
+    await publishTerminal({
+      type: 'agent_error',
+      threadId: run.threadId,
+      runId: run.id,
+      ts: Date.now(),
+      code: failure.code,
+      message: failure.message,
+      retryable: RETRYABLE_CODES.has(failure.code),
+    });
     return true;
   }
 
@@ -155,9 +176,13 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
         log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
         return;
       }
-      await events.append(run.threadId, [
-        { type: 'agent_completed', threadId: run.threadId, runId: run.id, ts: Date.now(), message },
-      ]);
+      await publishTerminal({
+        type: 'agent_completed',
+        threadId: run.threadId,
+        runId: run.id,
+        ts: Date.now(),
+        message,
+      });
     });
   }
 
@@ -189,6 +214,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       paceMs: config.paceMs,
       toolTimeoutMs: config.toolTimeoutMs,
       emit: emitter.emit,
+      metrics: opts.metrics,
     });
     try {
       // Raced so that an agent ignoring its signal cannot keep the run alive.
@@ -206,10 +232,20 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       : { kind: 'completed', answer: handle.answer() };
   }
 
-  async function execute(entry: ActiveRun, message: Message): Promise<void> {
+  /** Runs one agent inside its `invoke_agent` span (its events and tools nest under it). */
+  function execute(entry: ActiveRun, message: Message): Promise<void> {
+    const { run } = entry;
+    return withAgentSpan(run.agent, () => executeInSpan(entry, message), {
+      attributes: { 'gen_ai.conversation.id': run.threadId, 'tracewire.run.id': run.id },
+    });
+  }
+
+  async function executeInSpan(entry: ActiveRun, message: Message): Promise<void> {
     const { run, controller, log } = entry;
     const startedAt = performance.now();
-    const emitter = createRunEmitter(events, run);
+    const emitter = createRunEmitter(events, run, (type) =>
+      opts.metrics?.eventsPublished.add(1, { 'tracewire.event.type': type }),
+    );
     const timer = setTimeout(() => {
       stop(controller, 'TIMEOUT', `The run timed out after ${config.runTimeoutMs} ms`);
     }, config.runTimeoutMs);
@@ -225,6 +261,9 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     // From here on nothing the agent still does can write an event.
     await emitter.close();
     await finish(run, outcome, log);
+    opts.metrics?.runDuration.record((performance.now() - startedAt) / 1000, {
+      'tracewire.run.outcome': outcome.kind === 'failed' ? outcome.code : outcome.kind,
+    });
     log.info(
       {
         outcome: outcome.kind === 'failed' ? outcome.code : outcome.kind,

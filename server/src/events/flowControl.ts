@@ -20,6 +20,8 @@ export interface FlowControl {
   slowConsumerTimeoutMs: number;
   /** Called once when the connection is closed as a slow consumer. */
   onSlowConsumer?: () => void;
+  /** Called when a write must wait, with the bytes queued on the connection. */
+  onWait?: (queuedBytes: number) => void;
 }
 
 const POLL_MS = 5;
@@ -31,6 +33,7 @@ const POLL_MS = 5;
  * `bufferedAmount()` synchronously first.
  */
 export async function waitWritable(flow: FlowControl, signal: AbortSignal): Promise<boolean> {
+  flow.onWait?.(flow.sink.bufferedAmount());
   const deadline = Date.now() + flow.slowConsumerTimeoutMs;
   const lowWater = flow.highWaterBytes / 2;
   while (!signal.aborted) {

@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { CallMetaSchema, createRequestId, type CallMeta } from '@tracewire/shared';
 import type { BaseContext, CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
+import type { Services } from '../services.js';
 import { middleware } from '../trpc.js';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -58,10 +59,23 @@ export const requestContext = middleware(async (opts) => {
     if (!result.ok) {
       const error = toTRPCError(result.error);
       tagRequestId(error, requestId);
-      logCall(log, { path: opts.path, type: opts.type, started, code: error.code, error });
+      logCall(log, {
+        metrics: ctx.services.metrics,
+        path: opts.path,
+        type: opts.type,
+        started,
+        code: error.code,
+        error,
+      });
       return { ...result, error };
     }
-    logCall(log, { path: opts.path, type: opts.type, started, code: 'OK' });
+    logCall(log, {
+      metrics: ctx.services.metrics,
+      path: opts.path,
+      type: opts.type,
+      started,
+      code: 'OK',
+    });
     if (opts.type === 'subscription' && isAsyncIterable(result.data)) {
       return { ...result, data: tagStreamErrors(result.data, requestId) };
     }
@@ -69,7 +83,14 @@ export const requestContext = middleware(async (opts) => {
   } catch (err) {
     const error = toTRPCError(err);
     tagRequestId(error, requestId);
-    logCall(log, { path: opts.path, type: opts.type, started, code: error.code, error });
+    logCall(log, {
+      metrics: ctx.services.metrics,
+      path: opts.path,
+      type: opts.type,
+      started,
+      code: error.code,
+      error,
+    });
     throw error;
   }
 });
@@ -85,13 +106,19 @@ interface CallLog {
   error?: TRPCError;
 }
 
-/** One line per call; failures at warn (client errors) or error (server errors). */
-function logCall(log: CallContext['log'], entry: CallLog): void {
+/** One line and one duration sample per call; failures logged at info or error. */
+function logCall(log: CallContext['log'], entry: CallLog & { metrics: Services['metrics'] }): void {
+  const durationMs = performance.now() - entry.started;
+  entry.metrics.rpcServerCallDuration.record(durationMs / 1000, {
+    'rpc.system.name': 'trpc',
+    'rpc.method': entry.path,
+    'rpc.status_code': entry.code,
+  });
   const fields = {
     path: entry.path,
     type: entry.type,
     code: entry.code,
-    duration_ms: Math.round((performance.now() - entry.started) * 100) / 100,
+    duration_ms: Math.round(durationMs * 100) / 100,
   };
   if (!entry.error) log.debug(fields, 'call');
   else if (entry.error.code === 'INTERNAL_SERVER_ERROR')
