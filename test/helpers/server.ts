@@ -33,6 +33,8 @@ export interface TestServerOptions {
   /** Keep the data dir on dispose. */
   keepData?: boolean;
   overrides?: Partial<Omit<CreateTracewireOptions, 'config' | 'logger'>>;
+  /** Logger to use (default: silent, or TEST_LOG_LEVEL). */
+  logger?: CreateTracewireOptions['logger'];
 }
 
 const SECRET = 'test-secret-0123456789-0123456789-abcdef';
@@ -50,7 +52,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     TRACEWIRE_SHUTDOWN_GRACE_MS: '200',
     ...opts.env,
   });
-  const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const logger = opts.logger ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const server = await createTracewire({ config, logger, ...opts.overrides });
   const url = server.url;
   let stopped = false;

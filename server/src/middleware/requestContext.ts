@@ -8,6 +8,9 @@ import { middleware } from '../trpc.js';
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
 /** Splits `_meta` off the raw input and validates it (invalid metadata is a BAD_REQUEST). */
 function splitMeta(raw: unknown): { meta: CallMeta; rest: unknown } {
   if (!isPlainObject(raw) || !('_meta' in raw)) return { meta: {}, rest: raw };
@@ -34,18 +37,15 @@ async function* tagStreamErrors(source: AsyncIterable<unknown>, requestId: strin
 /**
  * First middleware of every procedure: gives the call its own request id and logger
  * (per call even on WebSocket, where tRPC's context is per connection), strips `_meta`
- * before input validation, and maps every error once (AppError → tRPC code) tagged
- * with the request id.
+ * before input validation, and tags every error with the request id.
  */
 export const requestContext = middleware(async (opts) => {
   const ctx: BaseContext = opts.ctx;
-  const started = performance.now();
   let requestId = createRequestId();
-  let log = ctx.services.logger;
   try {
     const { meta, rest } = splitMeta(await opts.getRawInput());
     if (meta.requestId) requestId = meta.requestId;
-    log = ctx.services.logger.child({
+    const log = ctx.services.logger.child({
       request_id: requestId,
       user_id: ctx.principal?.userId ?? null,
     });
@@ -59,46 +59,46 @@ export const requestContext = middleware(async (opts) => {
     if (!result.ok) {
       const error = toTRPCError(result.error);
       tagRequestId(error, requestId);
-      logCall(log, {
-        metrics: ctx.services.metrics,
-        path: opts.path,
-        type: opts.type,
-        started,
-        code: error.code,
-        error,
-      });
       return { ...result, error };
     }
-    logCall(log, {
-      metrics: ctx.services.metrics,
-      path: opts.path,
-      type: opts.type,
-      started,
-      code: 'OK',
-    });
     if (opts.type === 'subscription' && isAsyncIterable(result.data)) {
       return { ...result, data: tagStreamErrors(result.data, requestId) };
     }
     return result;
   } catch (err) {
+    // Only invalid `_meta` fails before the call starts: no span, one log line.
     const error = toTRPCError(err);
     tagRequestId(error, requestId);
-    logCall(log, {
-      metrics: ctx.services.metrics,
-      path: opts.path,
-      type: opts.type,
-      started,
-      code: error.code,
-      error,
-    });
+    ctx.services.logger.info(
+      { request_id: requestId, path: opts.path, code: error.code, reason: error.message },
+      'call refused',
+    );
     throw error;
   }
 });
 
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+/**
+ * One log line and one duration sample per call, written inside the call's SERVER span
+ * (so the line carries trace_id/span_id) with the final, mapped error code.
+ */
+export const callLog = middleware(async (opts) => {
+  const ctx = opts.ctx as CallContext;
+  const started = performance.now();
+  const result = await opts.next();
+  const error = result.ok ? undefined : toTRPCError(result.error);
+  logCall(ctx.log, {
+    metrics: ctx.services.metrics,
+    path: opts.path,
+    type: opts.type,
+    started,
+    code: error?.code ?? 'OK',
+    ...(error ? { error } : {}),
+  });
+  return result;
+});
 
 interface CallLog {
+  metrics: Services['metrics'];
   path: string;
   type: string;
   started: number;
@@ -106,8 +106,8 @@ interface CallLog {
   error?: TRPCError;
 }
 
-/** One line and one duration sample per call; failures logged at info or error. */
-function logCall(log: CallContext['log'], entry: CallLog & { metrics: Services['metrics'] }): void {
+/** Failures at info (client errors) or error (server errors); successes at debug. */
+function logCall(log: CallContext['log'], entry: CallLog): void {
   const durationMs = performance.now() - entry.started;
   entry.metrics.rpcServerCallDuration.record(durationMs / 1000, {
     'rpc.system.name': 'trpc',
