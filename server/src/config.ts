@@ -16,7 +16,23 @@ const EnvSchema = z.object({
   TRACEWIRE_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   TRACEWIRE_AUTH_ISSUER: z.string().min(1).optional(),
   TRACEWIRE_AUTH_AUDIENCE: z.string().min(1).optional(),
-  TRACEWIRE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRACEWIRE_AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TRACEWIRE_AUTH_PUBLIC_KEY: z.string().min(1).optional(),
+  TRACEWIRE_WS_AUTH_TIMEOUT_MS: int(10_000, 1),
+  TRACEWIRE_ALLOWED_ORIGINS: z.string().optional(),
+  TRACEWIRE_MAX_CONNECTIONS: int(10_000, 1),
+  TRACEWIRE_MAX_CONNECTIONS_PER_USER: int(16, 1),
+  TRACEWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(32, 1),
+  TRACEWIRE_MUTATIONS_PER_SECOND: int(20, 1),
+  TRACEWIRE_MUTATION_BURST: int(60, 1),
+  TRACEWIRE_WS_FRAMES_PER_SECOND: int(100, 1),
+  TRACEWIRE_WS_FRAME_BURST: int(300, 1),
+  TRACEWIRE_WS_MAX_JSON_DEPTH: int(64, 8),
+  TRACEWIRE_TOOL_BREAKER_FAILURES: int(5),
+  TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS: int(30_000, 1),
+  TRACEWIRE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
   TRACEWIRE_AGENT_PACE_MS: int(40),
   TRACEWIRE_RUN_TIMEOUT_MS: int(120_000, 1),
   TRACEWIRE_TOOL_TIMEOUT_MS: int(10_000, 1),
@@ -45,15 +61,50 @@ export interface Config {
   auth: {
     /** HS256 secret. In development a fixed dev secret is used when unset. */
     secret: string;
+    /** False when only asymmetric keys are accepted (production with a JWKS / public key and no secret). */
+    hs256: boolean;
+    /** Remote JWK Set (RS256) fetched and cached by jose. */
+    jwksUrl: string | undefined;
+    /** SPKI PEM public key (RS256). */
+    publicKey: string | undefined;
     /** True when `secret` is the built-in dev secret. */
     devSecret: boolean;
     issuer: string | undefined;
     audience: string | undefined;
   };
   logLevel: string;
-  agent: { paceMs: number; runTimeoutMs: number; toolTimeoutMs: number; maxConcurrentRunsPerUser: number };
+  agent: {
+    paceMs: number;
+    runTimeoutMs: number;
+    toolTimeoutMs: number;
+    maxConcurrentRunsPerUser: number;
+    /** Per-tool circuit breaker (per server); absent = defaults (5 failures, 30 s). */
+    toolBreaker?: { failureThreshold: number; cooldownMs: number };
+  };
   shutdownGraceMs: number;
-  ws: { pingMs: number; pongWaitMs: number; maxPayloadBytes: number };
+  ws: {
+    pingMs: number;
+    pongWaitMs: number;
+    maxPayloadBytes: number;
+    /** Close with AUTH_TIMEOUT (4004) when no `connectionParams` frame arrives within this. */
+    authTimeoutMs: number;
+    /** Browser origins allowed to open a WebSocket; null = any. */
+    allowedOrigins: readonly string[] | null;
+    /** Inbound frames per second per connection (token bucket); above: RATE_LIMITED (4029). */
+    framesPerSecond: number;
+    frameBurst: number;
+    /** Deepest JSON nesting accepted in a frame; deeper: PROTOCOL_ERROR (4011). */
+    maxJsonDepth: number;
+  };
+  limits: {
+    maxConnections: number;
+    /** WebSocket connections (and SSE streams) per user. */
+    maxConnectionsPerUser: number;
+    maxSubscriptionsPerConnection: number;
+    /** Per-user token bucket on mutations. */
+    mutationsPerSecond: number;
+    mutationBurst: number;
+  };
   http: { maxBodyBytes: number; maxBatchSize: number; sseEnabled: boolean };
   delivery: {
     /** Above this many unsent bytes on a connection, a subscription stops writing and waits. */
@@ -83,11 +134,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.NODE_ENV === 'production' && !e.TRACEWIRE_AUTH_SECRET) {
+  const asymmetric = Boolean(e.TRACEWIRE_AUTH_JWKS_URL ?? e.TRACEWIRE_AUTH_PUBLIC_KEY);
+  if (e.NODE_ENV === 'production' && !e.TRACEWIRE_AUTH_SECRET && !asymmetric) {
     throw new ConfigError(
-      'Invalid configuration:\n  TRACEWIRE_AUTH_SECRET: required when NODE_ENV=production',
+      'Invalid configuration:\n  TRACEWIRE_AUTH_SECRET: required when NODE_ENV=production ' +
+        '(or set TRACEWIRE_AUTH_JWKS_URL / TRACEWIRE_AUTH_PUBLIC_KEY)',
     );
   }
+  const origins = (e.TRACEWIRE_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
   return {
     env: e.NODE_ENV,
     isDev: e.NODE_ENV !== 'production',
@@ -97,6 +154,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       secret: e.TRACEWIRE_AUTH_SECRET ?? DEV_AUTH_SECRET,
       devSecret: !e.TRACEWIRE_AUTH_SECRET,
+      hs256: Boolean(e.TRACEWIRE_AUTH_SECRET) || e.NODE_ENV !== 'production',
+      jwksUrl: e.TRACEWIRE_AUTH_JWKS_URL,
+      // Env files often carry PEM newlines as literal `\n`.
+      publicKey: e.TRACEWIRE_AUTH_PUBLIC_KEY?.replace(/\\n/g, '\n'),
       issuer: e.TRACEWIRE_AUTH_ISSUER,
       audience: e.TRACEWIRE_AUTH_AUDIENCE,
     },
@@ -106,12 +167,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runTimeoutMs: e.TRACEWIRE_RUN_TIMEOUT_MS,
       toolTimeoutMs: e.TRACEWIRE_TOOL_TIMEOUT_MS,
       maxConcurrentRunsPerUser: e.TRACEWIRE_MAX_CONCURRENT_RUNS_PER_USER,
+      toolBreaker: {
+        failureThreshold: e.TRACEWIRE_TOOL_BREAKER_FAILURES,
+        cooldownMs: e.TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS,
+      },
     },
     shutdownGraceMs: e.TRACEWIRE_SHUTDOWN_GRACE_MS,
     ws: {
       pingMs: e.TRACEWIRE_WS_PING_MS,
       pongWaitMs: e.TRACEWIRE_WS_PONG_WAIT_MS,
       maxPayloadBytes: e.TRACEWIRE_MAX_PAYLOAD_BYTES,
+      authTimeoutMs: e.TRACEWIRE_WS_AUTH_TIMEOUT_MS,
+      allowedOrigins: origins.length > 0 ? origins : null,
+      framesPerSecond: e.TRACEWIRE_WS_FRAMES_PER_SECOND,
+      frameBurst: e.TRACEWIRE_WS_FRAME_BURST,
+      maxJsonDepth: e.TRACEWIRE_WS_MAX_JSON_DEPTH,
+    },
+    limits: {
+      maxConnections: e.TRACEWIRE_MAX_CONNECTIONS,
+      maxConnectionsPerUser: e.TRACEWIRE_MAX_CONNECTIONS_PER_USER,
+      maxSubscriptionsPerConnection: e.TRACEWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      mutationsPerSecond: e.TRACEWIRE_MUTATIONS_PER_SECOND,
+      mutationBurst: e.TRACEWIRE_MUTATION_BURST,
     },
     http: {
       maxBodyBytes: e.TRACEWIRE_MAX_BODY_BYTES,

@@ -1,8 +1,9 @@
 import { createTracingMiddleware } from '@tracewire/otel';
 import type { CallContext } from './context.js';
 import { requireUser } from './middleware/auth.js';
+import { mapErrors } from './middleware/mapErrors.js';
 import { enforceLimits } from './middleware/limits.js';
-import { requestContext } from './middleware/requestContext.js';
+import { callLog, requestContext } from './middleware/requestContext.js';
 import { baseProcedure } from './trpc.js';
 
 /**
@@ -18,7 +19,11 @@ const tracing = createTracingMiddleware<CallContext>({
 });
 
 /** Every procedure starts here: request id, logger, `_meta` handling, error mapping. */
-export const publicProcedure = baseProcedure.use(requestContext).use((opts) => tracing(opts));
+export const publicProcedure = baseProcedure
+  .use(requestContext)
+  .use((opts) => tracing(opts))
+  .use(callLog)
+  .use(mapErrors);
 
 /** Procedures that need a verified user; per-user limits (rate, subscriptions) apply. */
 export const authedProcedure = publicProcedure.use(requireUser).use(enforceLimits);

@@ -1,5 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
 import {
+  CLOSE_CODES,
   createClientMessageId,
   isTerminalEvent,
   type AgentEvent,
@@ -8,6 +9,7 @@ import type { AppRouter } from '@tracewire/server';
 import { describe, expect, test } from 'vitest';
 import { collectUntil, type Received } from '../helpers/collect.js';
 import { createPlainClient } from '../helpers/plainClient.js';
+import { plainClientCloseCode } from '../helpers/rawWs.js';
 import { startTestServer } from '../helpers/server.js';
 
 const agentEvents = (all: Received[]): AgentEvent[] =>
@@ -127,8 +129,6 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     await using srv = await startTestServer();
     await using alice = createPlainClient({ url: srv.url, token: await srv.tokenFor('alice'), transport });
     await using bob = createPlainClient({ url: srv.url, token: await srv.tokenFor('bob'), transport });
-    await using anonymous = createPlainClient({ url: srv.url, transport });
-    await using forged = createPlainClient({ url: srv.url, token: 'not-a-jwt', transport });
 
     const bad = await errorOf(
       alice.trpc.chat.send.mutate({ threadId: 'nope', content: '', clientMessageId: 'x' }),
@@ -146,11 +146,19 @@ describe.each(['ws', 'http+sse'] as const)('a chat turn over %s with a plain @tr
     expect(withId.data?.code).toBe('NOT_FOUND');
     expect(withId.data?.requestId).toBe('req-abc-123');
 
-    const noToken = await errorOf(anonymous.trpc.chat.createThread.mutate({}));
-    expect(noToken.data?.code).toBe('UNAUTHORIZED');
-    expect(noToken.data?.requestId).toMatch(/\S/);
-    const badToken = await errorOf(forged.trpc.chat.listThreads.query({}));
-    expect(badToken.data?.code).toBe('UNAUTHORIZED');
+    if (transport === 'ws') {
+      // WS authenticates the connection: without a valid token it is closed with 4001.
+      expect(await plainClientCloseCode(srv.wsUrl)).toBe(CLOSE_CODES.UNAUTHORIZED);
+      expect(await plainClientCloseCode(srv.wsUrl, 'not-a-jwt')).toBe(CLOSE_CODES.UNAUTHORIZED);
+    } else {
+      await using anonymous = createPlainClient({ url: srv.url, transport });
+      await using forged = createPlainClient({ url: srv.url, token: 'not-a-jwt', transport });
+      const noToken = await errorOf(anonymous.trpc.chat.createThread.mutate({}));
+      expect(noToken.data?.code).toBe('UNAUTHORIZED');
+      expect(noToken.data?.requestId).toMatch(/\S/);
+      const badToken = await errorOf(forged.trpc.chat.listThreads.query({}));
+      expect(badToken.data?.code).toBe('UNAUTHORIZED');
+    }
 
     const thread = await alice.trpc.chat.createThread.mutate({});
     const { run } = await alice.trpc.chat.send.mutate({

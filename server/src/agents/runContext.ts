@@ -4,6 +4,7 @@ import type { Message, Run } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { AgentEventDraft } from '../events/eventLog.js';
 import { abortableSleep } from './abort.js';
+import type { CircuitBreakerRegistry } from './circuitBreaker.js';
 import { executeTool } from './toolRunner.js';
 import type { AgentContext, AgentDefinition, ToolOutcome } from './types.js';
 
@@ -28,6 +29,8 @@ export interface RunContextOptions {
   emit: (body: EventBody) => Promise<void>;
   /** Tool duration and failure instruments. */
   metrics?: TracewireMetrics | undefined;
+  /** Per-tool circuit breakers of the server; none = no breaking. */
+  breakers?: CircuitBreakerRegistry | undefined;
 }
 
 /** The context plus what the run manager reads back when the agent returns. */
@@ -81,6 +84,7 @@ export function createRunContext(opts: RunContextOptions): RunContextHandle {
           signal,
           timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
           log: opts.log,
+          breaker: tool ? opts.breakers?.forTool(name) : undefined,
         });
         if (!result.ok)
           recordSpanError(

@@ -5,7 +5,11 @@ import type { EventBody } from './runContext.js';
 
 /** Writes one run's events in call order and can be closed before the terminal event. */
 export interface RunEmitter {
-  /** Appends an event of the run; a no-op once closed (a late agent cannot write after the end). */
+  /**
+   * Appends an event of the run; a no-op once closed (a late agent cannot write after the
+   * end). Resolves as soon as the log has accepted (numbered) the event, not when it is
+   * committed: the log commits in order, in batches. A failed write makes the next emit reject.
+   */
   emit: (body: EventBody) => Promise<void>;
   /** Stops accepting events; resolves once every accepted event is written. */
   close: () => Promise<void>;
@@ -13,8 +17,8 @@ export interface RunEmitter {
 
 /**
  * Creates the emitter of one run. `events.append` numbers events synchronously in call
- * order, so appends are issued at once (no chaining); each event gets a PRODUCER span
- * whose context travels in the event's `_meta`.
+ * order, so appends are issued at once (no chaining) and an agent is not slowed to one
+ * event per commit; each event gets a PRODUCER span whose context travels in `_meta`.
  */
 export function createRunEmitter(
   events: EventLog,
@@ -23,9 +27,11 @@ export function createRunEmitter(
 ): RunEmitter {
   let open = true;
   let tail: Promise<unknown> = Promise.resolve();
+  let failure: Error | null = null;
   return {
     emit: (body) => {
       if (!open) return Promise.resolve();
+      if (failure !== null) return Promise.reject(failure);
       const draft: AgentEventDraft = {
         ...body,
         threadId: run.threadId,
@@ -43,11 +49,11 @@ export function createRunEmitter(
         (err: unknown) => {
           recordSpanError(span, err);
           span.end();
-          throw err;
+          failure ??= err instanceof Error ? err : new Error(String(err));
         },
       );
-      tail = written.catch(() => undefined);
-      return written;
+      tail = written;
+      return Promise.resolve();
     },
     close: () => {
       open = false;

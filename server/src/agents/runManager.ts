@@ -12,6 +12,7 @@ import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { ChatStore } from '../storage/chatStore.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
 import { isRunStoppedError, raceAbort, stop } from './abort.js';
+import { createCircuitBreakerRegistry } from './circuitBreaker.js';
 import type { AgentRegistry } from './registry.js';
 import { createRunContext } from './runContext.js';
 import { createRunEmitter } from './runEmitter.js';
@@ -85,6 +86,8 @@ function thrownOutcome(error: unknown, toolFailures: number, log: Logger): Outco
  */
 export function createRunManager(opts: RunManagerOptions): RunManager {
   const { store, events, config, locks } = opts;
+  // One breaker per tool for the whole server (see createCircuitBreakerRegistry).
+  const breakers = createCircuitBreakerRegistry(config.toolBreaker ?? {});
   const active = new Map<RunId, ActiveRun>();
   const activeByUser = new Map<UserId, Set<RunId>>();
   let closing = false;
@@ -215,6 +218,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       toolTimeoutMs: config.toolTimeoutMs,
       emit: emitter.emit,
       metrics: opts.metrics,
+      breakers,
     });
     try {
       // Raced so that an agent ignoring its signal cannot keep the run alive.
@@ -303,6 +307,8 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     },
 
     activeRunCount: (userId) => activeByUser.get(userId)?.size ?? 0,
+
+    toolBreakerStats: () => breakers.stats(),
 
     async recover() {
       const runs = await store.listUnfinishedRuns();

@@ -2,6 +2,7 @@ import { AppError } from '@tracewire/shared';
 import type { RunId, ToolCallId, UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import { RunStoppedError, isRunStoppedError, raceAbort } from './abort.js';
+import { countsAsFailure, type CircuitBreaker } from './circuitBreaker.js';
 import type { AnyToolDefinition, ToolOutcome } from './types.js';
 
 /** One tool call to execute. */
@@ -17,6 +18,30 @@ export interface ToolCall {
   signal: AbortSignal;
   timeoutMs: number;
   log: Logger;
+  /** The tool's circuit breaker (per tool per server); none = never fail fast. */
+  breaker?: CircuitBreaker | undefined;
+}
+
+/** Error code of a call refused because the tool's circuit breaker is open. */
+export const CIRCUIT_OPEN = 'CIRCUIT_OPEN';
+
+/** Feeds a finished call to the breaker; returns what the message should add about it. */
+function recordOutcome(call: ToolCall, code: string | null): string {
+  const { breaker } = call;
+  if (!breaker) return '';
+  // A run stopped from outside (cancel, run timeout, shutdown) says nothing about the tool.
+  const result =
+    code === null
+      ? 'success'
+      : call.signal.aborted || !countsAsFailure(code)
+        ? 'neutral'
+        : 'failure';
+  const change = breaker.record(result);
+  if (change === 'opened')
+    return `; circuit breaker for "${call.name}" opened after ${breaker.consecutiveFailures} consecutive failures (calls fail fast with ${CIRCUIT_OPEN} for ${breaker.cooldownMs} ms)`;
+  if (change === 'reopened')
+    return `; circuit breaker for "${call.name}" re-opened: the probe call failed (calls fail fast for ${breaker.cooldownMs} ms)`;
+  return '';
 }
 
 /** Maps anything a tool threw to the `{ code, message }` that goes into `tool_completed`. */
@@ -58,6 +83,14 @@ export async function executeTool(call: ToolCall): Promise<ToolOutcome> {
     );
   }
 
+  const admission = call.breaker?.admit() ?? { ok: true };
+  if (!admission.ok) {
+    return fail(
+      CIRCUIT_OPEN,
+      `Tool "${call.name}" is failing fast: circuit breaker open after ${admission.failures} consecutive failures; next attempt in ${admission.retryAfterMs} ms`,
+    );
+  }
+
   const controller = new AbortController();
   const onRunAbort = () => controller.abort(call.signal.reason);
   if (call.signal.aborted) onRunAbort();
@@ -80,11 +113,18 @@ export async function executeTool(call: ToolCall): Promise<ToolOutcome> {
       }),
     );
     const result = await raceAbort(execution, controller.signal);
+    recordOutcome(call, null);
     return { ok: true, result, durationMs: elapsed() };
   } catch (error) {
     const { code, message } = toToolError(error);
     call.log.debug({ tool: call.name, code, err: error }, 'tool call failed');
-    return fail(code, message);
+    const breakerNote = recordOutcome(call, code);
+    if (breakerNote)
+      call.log.warn(
+        { tool: call.name, code, breaker: call.breaker?.state },
+        'circuit breaker changed',
+      );
+    return fail(code, message + breakerNote);
   } finally {
     clearTimeout(timer);
     call.signal.removeEventListener('abort', onRunAbort);

@@ -1,6 +1,7 @@
 import type { Message, Run, RunId, ToolCallId, UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { BreakerStats } from './circuitBreaker.js';
 
 /** What a tool gets besides its arguments. */
 export interface ToolContext {
@@ -71,6 +72,8 @@ export interface RunManager {
   cancel(runId: RunId): Promise<Run>;
   /** Number of active runs of a user. */
   activeRunCount(userId: UserId): number;
+  /** Per-tool circuit breaker state and counters (for metrics). */
+  toolBreakerStats(): Record<string, BreakerStats>;
   /** Ends runs that a previous process left queued or running (crash recovery). */
   recover(): Promise<void>;
   /** Stops accepting runs, lets active ones finish within `graceMs`, ends the rest with SHUTDOWN. */

@@ -1,5 +1,15 @@
 import { AppError, UserIdSchema, type UserId } from '@tracewire/shared';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  SignJWT,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  importSPKI,
+  jwtVerify,
+  type JWTHeaderParameters,
+  type FlattenedJWSInput,
+  type CryptoKey,
+  type KeyObject,
+} from 'jose';
 
 /** Who is calling, as proven by a verified token. */
 export interface Principal {
@@ -14,28 +24,112 @@ export interface Principal {
 
 /** Verifies bearer tokens. The only source of identity. */
 export interface Authenticator {
-  /** Verifies a JWT; throws AppError UNAUTHORIZED with a reason on any failure. */
+  /**
+   * Verifies a JWT; throws AppError UNAUTHORIZED with a reason on any failure (see
+   * {@link isTokenExpiredError}), or UNAVAILABLE when the remote key set cannot be fetched.
+   */
   verify(token: string): Promise<Principal>;
 }
 
-/** HS256 verification settings. */
+/** Verification settings: an HS256 secret and/or RS256 keys (JWKS URL or PEM public key). */
 export interface AuthOptions {
   secret: string;
+  /** Accept HS256 tokens signed with `secret` (default true). */
+  hs256?: boolean | undefined;
+  /** Remote JWK Set for RS256 (fetched on demand, cached and rotated by jose). */
+  jwksUrl?: string | undefined;
+  /** SPKI PEM public key for RS256. */
+  publicKey?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Request timeout for the JWKS fetch (ms). Default 5000. */
+  jwksTimeoutMs?: number | undefined;
 }
 
 const encoder = new TextEncoder();
 
-/** Creates the HS256 authenticator (`sub` = user id; `exp` honoured; `iss`/`aud` checked when set). */
+/** Longest token accepted before any parsing (bounds work on hostile input). */
+export const MAX_TOKEN_CHARS = 8192;
+
+type KeyResolver = (
+  header: JWTHeaderParameters,
+  token: FlattenedJWSInput,
+) => Promise<CryptoKey | KeyObject | Uint8Array>;
+
+/** True when a verification failure is an expired (otherwise valid) token. */
+export function isTokenExpiredError(error: unknown): boolean {
+  return (
+    AppError.is(error) &&
+    error.code === 'UNAUTHORIZED' &&
+    error.cause instanceof joseErrors.JWTExpired
+  );
+}
+
+/** Builds the key lookup for the algorithms the options enable. */
+function createKeyResolver(opts: AuthOptions): { algorithms: string[]; resolve: KeyResolver } {
+  const hmac = opts.hs256 !== false && opts.secret ? encoder.encode(opts.secret) : null;
+  const jwks = opts.jwksUrl
+    ? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: opts.jwksTimeoutMs ?? 5000 })
+    : null;
+  let pem: Promise<CryptoKey> | null = opts.publicKey ? importSPKI(opts.publicKey, 'RS256') : null;
+  // Surface a bad PEM at verification time as a server-side failure, not an unhandled rejection.
+  pem?.catch(() => undefined);
+  const algorithms = [...(hmac ? ['HS256'] : []), ...(jwks || pem ? ['RS256'] : [])];
+  const resolve: KeyResolver = async (header, token) => {
+    if (header.alg === 'HS256' && hmac) return hmac;
+    if (header.alg === 'RS256') {
+      if (jwks) return jwks(header, token);
+      if (pem) {
+        try {
+          return await pem;
+        } catch (err) {
+          pem = null;
+          throw new AppError('INTERNAL', 'TRACEWIRE_AUTH_PUBLIC_KEY is not a valid SPKI PEM key', {
+            cause: err,
+          });
+        }
+      }
+    }
+    throw new joseErrors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
+  };
+  return { algorithms, resolve };
+}
+
+/** Maps a jose (or our own) failure to the AppError clients see. */
+function toAuthError(err: unknown): AppError {
+  if (AppError.is(err)) return err;
+  if (err instanceof joseErrors.JWTExpired)
+    return new AppError('UNAUTHORIZED', 'token expired', { cause: err });
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return new AppError('UNAUTHORIZED', `token claim invalid: ${err.claim}`, { cause: err });
+  const keySetUnreachable =
+    err instanceof joseErrors.JWKSTimeout ||
+    err instanceof joseErrors.JWKSInvalid ||
+    (err instanceof joseErrors.JOSEError && /JSON Web Key Set HTTP response/.test(err.message));
+  if (keySetUnreachable)
+    return new AppError('UNAVAILABLE', 'could not fetch the signing keys', { cause: err });
+  if (err instanceof joseErrors.JOSEError)
+    return new AppError('UNAUTHORIZED', 'invalid token', { cause: err });
+  // A fetch that failed (network, non-2xx) is the key server's fault, not the token's.
+  if (err instanceof Error && /fetch|ECONNREFUSED|response/i.test(`${err.name} ${err.message}`))
+    return new AppError('UNAVAILABLE', 'could not fetch the signing keys', { cause: err });
+  return new AppError('UNAUTHORIZED', 'invalid token', { cause: err });
+}
+
+/**
+ * Creates the authenticator: HS256 with the shared secret and/or RS256 with a JWKS URL or a
+ * PEM public key, picked by the token's `alg` (never `none`; an algorithm whose key is not
+ * configured is refused). `sub` = user id; `exp` honoured; `iss`/`aud` checked when set.
+ */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
-  const key = encoder.encode(opts.secret);
+  const { algorithms, resolve } = createKeyResolver(opts);
   return {
     async verify(token) {
-      if (!token || token.length > 8192) throw new AppError('UNAUTHORIZED', 'missing or oversized token');
+      if (!token || token.length > MAX_TOKEN_CHARS)
+        throw new AppError('UNAUTHORIZED', 'missing or oversized token');
       try {
-        const { payload } = await jwtVerify(token, key, {
-          algorithms: ['HS256'],
+        const { payload } = await jwtVerify(token, resolve, {
+          algorithms,
           ...(opts.issuer ? { issuer: opts.issuer } : {}),
           ...(opts.audience ? { audience: opts.audience } : {}),
         });
@@ -49,11 +143,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
           expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
         };
       } catch (err) {
-        if (err instanceof AppError) throw err;
-        if (err instanceof joseErrors.JWTExpired) throw new AppError('UNAUTHORIZED', 'token expired', { cause: err });
-        if (err instanceof joseErrors.JWTClaimValidationFailed)
-          throw new AppError('UNAUTHORIZED', `token claim invalid: ${err.claim}`, { cause: err });
-        throw new AppError('UNAUTHORIZED', 'invalid token', { cause: err });
+        throw toAuthError(err);
       }
     },
   };
@@ -70,6 +160,12 @@ export interface SignTokenOptions extends AuthOptions {
 
 /** Signs an HS256 token (dev tokens, tests, service tokens). */
 export async function signToken(opts: SignTokenOptions): Promise<string> {
+  if (opts.hs256 === false || !opts.secret) {
+    throw new AppError(
+      'BAD_REQUEST',
+      'no HS256 secret configured (TRACEWIRE_AUTH_SECRET): cannot sign tokens',
+    );
+  }
   const jwt = new SignJWT(opts.service ? { svc: opts.service } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(opts.userId)

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { AppError } from '@tracewire/shared';
 import { ConfigError, loadConfig } from '../config.js';
 import { signToken } from '../auth/tokens.js';
 
@@ -36,6 +37,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof ConfigError || AppError.is(err) ? err.message : String(err)}\n`);
   process.exit(1);
 });

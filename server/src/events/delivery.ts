@@ -105,12 +105,29 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
     let epoch = head.epoch;
     let last = head.headSeq;
 
+    /** The stream was reset under us: the client's position is no longer valid. */
+    async function* epochChanged(): AsyncGenerator<StreamItem> {
+      const h = await events.head(threadId);
+      epoch = h.epoch;
+      last = h.headSeq;
+      opts.hooks?.onResync?.('epoch_changed');
+      yield resync(h, 'epoch_changed', threadId);
+    }
+
     /** Events after `last` from the log, page by page, up to `until` (inclusive). */
     async function* fromLog(until = Number.POSITIVE_INFINITY): AsyncGenerator<StreamItem> {
       while (last < until && !signal.aborted && !closed) {
         const limit = Math.min(pageSize, until - last);
         const page = await events.read(threadId, last, limit);
         for (const e of page) {
+          // Fix: `read` returns the log's *current* epoch. After a reset (new epoch) during a
+          // replay, its events with seq > last are not a continuation of this subscriber's
+          // position: without this check they were sent as if they were (a silent partial
+          // replay of the new epoch). Announce the new epoch with resync instead.
+          if (e.epoch !== epoch) {
+            yield* epochChanged();
+            return;
+          }
           if (e.seq <= last) continue;
           const ok = writable();
           if (ok !== true && !(await ok)) return void (closed = true);
@@ -152,17 +169,14 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
       }
       const e = live[liveIndex++]!;
       if (e.epoch !== epoch) {
-        // The stream was reset under us: the client's history is no longer valid.
-        const h = await events.head(threadId);
-        epoch = h.epoch;
-        last = h.headSeq;
-        opts.hooks?.onResync?.('epoch_changed');
-        yield resync(h, 'epoch_changed', threadId);
+        yield* epochChanged();
         continue;
       }
       if (e.seq <= last) continue;
       if (e.seq > last + 1) {
         yield* fromLog(e.seq - 1);
+        // The replay found a reset and announced it: `e` belongs to the old epoch.
+        if (e.epoch !== epoch) continue;
         if (last < e.seq - 1 && !closed && !signal.aborted) {
           // The missing events are no longer retained: never skip silently.
           const h = await events.head(threadId);

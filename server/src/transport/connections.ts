@@ -7,6 +7,9 @@ import type { DeliverySink } from '../events/flowControl.js';
 /** Lifecycle of a server-side WebSocket connection. */
 export type ConnectionState = 'connecting' | 'authenticating' | 'active' | 'closing' | 'closed';
 
+/** setTimeout's longest delay; longer timers are chained. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
   connecting: ['authenticating', 'closing', 'closed'],
   authenticating: ['active', 'closing', 'closed'],
@@ -28,6 +31,12 @@ export interface Connection {
   transition(to: ConnectionState): boolean;
   /** Starts closing with a close code (idempotent). */
   close(code: number, reason: string): void;
+  /**
+   * Runs `fn` after `ms` (any length: spans past setTimeout's 24.8-day cap are chained)
+   * unless cleared or the connection closes first. A timer of the same name is replaced.
+   */
+  setTimer(name: string, ms: number, fn: () => void): void;
+  clearTimer(name: string): void;
 }
 
 /** Counts for tests, metrics and the soak test. */
@@ -47,6 +56,8 @@ export interface ConnectionRegistry {
   all(): IterableIterator<Connection>;
   /** Open connections of one user. */
   countForUser(userId: UserId): number;
+  /** Connections not closing or closed. */
+  countLive(): number;
   stats(): ConnectionStats;
 }
 
@@ -58,6 +69,24 @@ export function createConnectionRegistry(logger: Logger): ConnectionRegistry {
   const add = (socket: WebSocket): Connection => {
     let state: ConnectionState = 'connecting';
     const id = randomUUID();
+    const timers = new Map<string, ReturnType<typeof setTimeout>>();
+    const clearTimer = (name: string) => {
+      const t = timers.get(name);
+      if (t !== undefined) clearTimeout(t);
+      timers.delete(name);
+    };
+    const setTimer = (name: string, ms: number, fn: () => void): void => {
+      clearTimer(name);
+      if (state === 'closing' || state === 'closed') return;
+      const step = Math.min(Math.max(0, ms), MAX_TIMEOUT_MS);
+      const t = setTimeout(() => {
+        timers.delete(name);
+        if (ms > step) setTimer(name, ms - step, fn);
+        else fn();
+      }, step);
+      t.unref();
+      timers.set(name, t);
+    };
     const conn: Connection = {
       id,
       socket,
@@ -74,11 +103,18 @@ export function createConnectionRegistry(logger: Logger): ConnectionRegistry {
         if (!ALLOWED[state].includes(to)) return false;
         const key = `${state}->${to}`;
         transitions[key] = (transitions[key] ?? 0) + 1;
-        logger.debug({ connection_id: id, from: state, to, user_id: conn.userId }, 'connection state');
+        logger.debug(
+          { connection_id: id, from: state, to, user_id: conn.userId },
+          'connection state',
+        );
         state = to;
+        if (to === 'closing' || to === 'closed')
+          for (const name of [...timers.keys()]) clearTimer(name);
         if (to === 'closed') bySocket.delete(socket);
         return true;
       },
+      setTimer,
+      clearTimer,
       close(code, reason) {
         if (state === 'closing' || state === 'closed') return;
         conn.transition('closing');
@@ -102,6 +138,11 @@ export function createConnectionRegistry(logger: Logger): ConnectionRegistry {
     countForUser(userId) {
       let n = 0;
       for (const c of bySocket.values()) if (c.userId === userId && c.state !== 'closing') n++;
+      return n;
+    },
+    countLive() {
+      let n = 0;
+      for (const c of bySocket.values()) if (c.state !== 'closing' && c.state !== 'closed') n++;
       return n;
     },
     stats() {

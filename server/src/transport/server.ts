@@ -2,14 +2,22 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
-import { CLOSE_CODES } from '@tracewire/shared';
-import { WebSocketServer } from 'ws';
-import { AppError } from '@tracewire/shared';
+import { AppError, CLOSE_CODES } from '@tracewire/shared';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isTokenExpiredError } from '../auth/tokens.js';
+import type { BaseContext } from '../context.js';
+import { limitsFor, type Limits } from '../limits/index.js';
 import { appRouter } from '../routers/index.js';
 import type { Services } from '../services.js';
-import { createConnectionRegistry, type ConnectionRegistry } from './connections.js';
+import {
+  createConnectionRegistry,
+  type Connection,
+  type ConnectionRegistry,
+} from './connections.js';
 import { bearerToken, resolveContext } from './context.js';
+import { guardFrames } from './frameGuard.js';
 import { createHealthHandler } from './health.js';
+import { isOriginAllowed } from './origin.js';
 
 /** Options for {@link createTransport}. */
 export interface TransportOptions {
@@ -24,6 +32,8 @@ export interface Transport {
   readonly wss: WebSocketServer;
   /** Every WebSocket connection and its state. */
   readonly connections: ConnectionRegistry;
+  /** Limit state and refusal counters (`limits.stats()` for metrics). */
+  readonly limits: Limits;
   /** Starts listening on config host/port (port 0 = a free one). */
   listen(): Promise<{ url: string; port: number }>;
   /** Stops accepting new connections and requests (keeps open sockets). */
@@ -36,6 +46,20 @@ export interface Transport {
 
 const TRPC_PATH = '/trpc';
 
+/** Standard close code "try again later": the token could not be checked (key set unreachable). */
+const TRY_AGAIN_LATER = 1013;
+
+/** Longest timer Node accepts; SSE expiry beyond it is not scheduled. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Counts tRPC-level refusals (body size, batch size) reported through `onError`. */
+function countAdapterRefusal(limits: Limits, error: { code: string; message: string }): void {
+  if (error.code === 'PAYLOAD_TOO_LARGE') limits.hit('http_payload_too_large');
+  else if (error.message === 'Batch call exceeds maximum size') limits.hit('batch_too_large');
+}
+
+const WS_ATTRS = { 'network.protocol.name': 'websocket' };
+
 /**
  * One `node:http` server: tRPC over HTTP (batch) and SSE at `/trpc`, WebSocket upgrade on
  * the same path, health probes and metrics. Only wiring: no domain logic here.
@@ -45,25 +69,38 @@ export function createTransport(opts: TransportOptions): Transport {
   const { config, logger } = services;
   let stopping = false;
   const connections = createConnectionRegistry(logger);
+  const limits = limitsFor(services);
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
     basePath: TRPC_PATH,
     maxBodySize: config.http.maxBodyBytes,
     maxBatchSize: config.http.maxBatchSize,
-    createContext: ({ req, res, info }) =>
-      resolveContext({
+    createContext: async ({ req, res, info }) => {
+      const sse = info.type === 'subscription';
+      const ctx = await resolveContext({
         services,
-        transport: info.type === 'subscription' ? 'sse' : 'http',
+        transport: sse ? 'sse' : 'http',
         token: bearerToken(req) ?? info.connectionParams?.['token'],
         connectionId: null,
-        sink:
-          info.type === 'subscription'
-            ? { bufferedAmount: () => res.writableLength, close: () => res.destroy() }
-            : null,
-      }),
+        sink: sse ? { bufferedAmount: () => res.writableLength, close: () => res.destroy() } : null,
+      });
+      const expiresAt = ctx.principal?.expiresAt;
+      if (sse && expiresAt) {
+        // An event stream ends when its token expires; EventSource reconnects with new params.
+        const ms = expiresAt - Date.now();
+        if (ms <= MAX_TIMEOUT_MS) {
+          const timer = setTimeout(() => res.destroy(), Math.max(0, ms));
+          timer.unref();
+          res.once('close', () => clearTimeout(timer));
+        }
+      }
+      return ctx;
+    },
     onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'http error');
+      countAdapterRefusal(limits, error);
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        logger.error({ err: error.cause ?? error, path }, 'http error');
     },
   });
   const health = createHealthHandler(services, () => stopping);
@@ -73,7 +110,9 @@ export function createTransport(opts: TransportOptions): Transport {
     if (path === TRPC_PATH || path.startsWith(`${TRPC_PATH}/`)) {
       if (stopping) {
         res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
-        res.end(JSON.stringify({ error: { message: 'server is stopping', appCode: 'UNAVAILABLE' } }));
+        res.end(
+          JSON.stringify({ error: { message: 'server is stopping', appCode: 'UNAVAILABLE' } }),
+        );
         return;
       }
       trpcHandler(req, res);
@@ -117,6 +156,7 @@ export function createTransport(opts: TransportOptions): Transport {
       if (!conn || conn.state !== 'authenticating') {
         throw new AppError('UNAVAILABLE', 'connection is closed');
       }
+      conn.clearTimer('auth');
       const ctx = await resolveContext({
         services,
         transport: 'ws',
@@ -124,28 +164,108 @@ export function createTransport(opts: TransportOptions): Transport {
         connectionId: conn.id,
         sink: conn.sink,
       });
-      conn.userId = ctx.principal?.userId ?? null;
-      if (!conn.transition('active')) throw new AppError('UNAVAILABLE', 'connection is closed');
+      admitConnection(conn, ctx);
       return ctx;
     },
     onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'ws error');
+      countAdapterRefusal(limits, error);
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        logger.error({ err: error.cause ?? error, path }, 'ws error');
     },
   });
+
+  /**
+   * Decides, once the token is checked, whether the connection may stay: without a valid
+   * token it is closed (UNAUTHORIZED 4001, or TOKEN_EXPIRED 4002 so clients fetch a fresh
+   * one; 1013 when the key set is unreachable), past the per-user limit with
+   * TOO_MANY_CONNECTIONS (4009). Throwing makes tRPC refuse every call already queued.
+   * An admitted connection is closed with TOKEN_EXPIRED when its token's `exp` passes.
+   */
+  function admitConnection(conn: Connection, ctx: BaseContext): void {
+    const { principal } = ctx;
+    if (!principal) {
+      const err =
+        ctx.authError ?? new AppError('UNAUTHORIZED', 'missing token in connectionParams');
+      if (!ctx.authError) {
+        limits.hit('auth_missing');
+        conn.close(CLOSE_CODES.UNAUTHORIZED, 'missing token');
+      } else if (isTokenExpiredError(err)) {
+        limits.hit('auth_expired_at_connect');
+        conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired');
+      } else if (err.code === 'UNAVAILABLE') {
+        limits.hit('auth_unavailable');
+        conn.close(TRY_AGAIN_LATER, 'cannot verify tokens right now');
+      } else {
+        limits.hit('auth_invalid');
+        conn.close(CLOSE_CODES.UNAUTHORIZED, err.message.slice(0, 100));
+      }
+      throw err;
+    }
+    const max = config.limits.maxConnectionsPerUser;
+    if (connections.countForUser(principal.userId) >= max) {
+      limits.hit('connections_per_user');
+      conn.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, `at most ${max} connections per user`);
+      throw new AppError('TOO_MANY_REQUESTS', `at most ${max} connections per user`);
+    }
+    conn.userId = principal.userId;
+    if (!conn.transition('active')) throw new AppError('UNAVAILABLE', 'connection is closed');
+    if (principal.expiresAt !== null) {
+      conn.setTimer('expiry', principal.expiresAt - Date.now(), () => {
+        limits.hit('token_expired_while_open');
+        conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired');
+      });
+    }
+  }
+
+  /** Sets up a freshly upgraded socket: limits, auth timeout, frame screening, then tRPC. */
+  function accept(ws: WebSocket, req: IncomingMessage): void {
+    const full = connections.countLive() >= config.limits.maxConnections;
+    const conn = connections.add(ws);
+    services.metrics.connectionsActive.add(1, WS_ATTRS);
+    ws.once('close', () => services.metrics.connectionsActive.add(-1, WS_ATTRS));
+    ws.once('close', (code) => logger.debug({ connection_id: conn.id, code }, 'ws closed'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // `ws` itself closes with 1009 for frames over maxPayload.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') limits.hit('ws_payload_too_large');
+    });
+    if (full) {
+      limits.hit('connections_global');
+      conn.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, 'server connection limit reached');
+      return;
+    }
+    // Upgraded: waiting for credentials (the connectionParams frame, or none).
+    conn.transition('authenticating');
+    conn.setTimer('auth', config.ws.authTimeoutMs, () => {
+      if (conn.state !== 'authenticating') return;
+      limits.hit('auth_timeout');
+      conn.close(CLOSE_CODES.AUTH_TIMEOUT, 'no connectionParams in time');
+    });
+    guardFrames(ws, {
+      conn,
+      framesPerSecond: config.ws.framesPerSecond,
+      frameBurst: config.ws.frameBurst,
+      maxJsonDepth: config.ws.maxJsonDepth,
+      expectsConnectionParams: /[?&]connectionParams=1(?:&|$)/.test(req.url ?? ''),
+      onRefusal: (name) => limits.hit(name),
+    });
+    onConnection(ws, req);
+  }
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== TRPC_PATH || stopping) {
-      socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`,
+      );
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = connections.add(ws);
-      // Upgraded: waiting for credentials (the connectionParams frame, or none).
-      conn.transition('authenticating');
-      ws.once('close', (code) => logger.debug({ connection_id: conn.id, code }, 'ws closed'));
-      onConnection(ws, req);
-    });
+    if (!isOriginAllowed(req.headers.origin, config.ws.allowedOrigins)) {
+      // Refused before the upgrade: a page from another site never gets a socket.
+      limits.hit('forbidden_origin');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
   });
   httpServer.on('clientError', (err, socket) => {
     logger.debug({ err }, 'http client error');
@@ -156,6 +276,7 @@ export function createTransport(opts: TransportOptions): Transport {
     httpServer,
     wss,
     connections,
+    limits,
     get stopping() {
       return stopping;
     },

@@ -1,0 +1,84 @@
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig } from '../config.js';
+import { createAuthenticator, isTokenExpiredError, signToken } from './tokens.js';
+
+const secret = 'unit-test-secret-0123456789-0123456789';
+
+async function refusal(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code: string };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('authenticator', () => {
+  test('HS256: accepts its own tokens, refuses expired (recognisably), wrong audience and oversized ones', async () => {
+    const auth = createAuthenticator({ secret, audience: 'api' });
+    const ok = await signToken({ secret, audience: 'api', userId: 'alice' });
+    expect(await auth.verify(ok)).toMatchObject({ userId: 'alice', kind: 'user' });
+    const expired = await refusal(
+      auth.verify(await signToken({ secret, audience: 'api', userId: 'a', expiresIn: -10 })),
+    );
+    expect(expired.code).toBe('UNAUTHORIZED');
+    expect(isTokenExpiredError(expired)).toBe(true);
+    const aud = await refusal(
+      auth.verify(await signToken({ secret, audience: 'other', userId: 'a' })),
+    );
+    expect([aud.code, aud.message, isTokenExpiredError(aud)]).toEqual([
+      'UNAUTHORIZED',
+      'token claim invalid: aud',
+      false,
+    ]);
+    expect((await refusal(auth.verify('x'.repeat(9000)))).message).toBe(
+      'missing or oversized token',
+    );
+  });
+
+  test('RS256 with a PEM key; HS256 disabled when asked; unsupported algorithms refused', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const auth = createAuthenticator({
+      secret: '',
+      hs256: false,
+      publicKey: await exportSPKI(publicKey),
+    });
+    const rs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256' })
+      .setSubject('bob')
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    expect((await auth.verify(rs)).userId).toBe('bob');
+    const hs = await signToken({ secret, userId: 'bob' });
+    expect((await refusal(auth.verify(hs))).code).toBe('UNAUTHORIZED');
+    const es = await generateKeyPair('ES256');
+    const esToken = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject('bob')
+      .sign(es.privateKey);
+    expect((await refusal(auth.verify(esToken))).code).toBe('UNAUTHORIZED');
+    await expect(signToken({ secret: '', hs256: false, userId: 'x' })).rejects.toThrow(
+      'no HS256 secret',
+    );
+  });
+});
+
+describe('auth configuration', () => {
+  test('production needs a secret or asymmetric keys; with only keys, HS256 is off', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      TRACEWIRE_AUTH_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----',
+    });
+    expect(c.auth.hs256).toBe(false);
+    expect(c.auth.publicKey).toContain('\nabc\n');
+    expect(loadConfig({}).auth.hs256).toBe(true);
+    expect(() => loadConfig({ TRACEWIRE_AUTH_JWKS_URL: 'ftp://x' })).toThrow(ConfigError);
+    expect(
+      loadConfig({ TRACEWIRE_ALLOWED_ORIGINS: ' https://a.example ,https://b.example,' }).ws
+        .allowedOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
+    expect(loadConfig({}).ws.allowedOrigins).toBeNull();
+  });
+});

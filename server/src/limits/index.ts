@@ -1,0 +1,79 @@
+import { loadConfig, type Config } from '../config.js';
+import { createLimitCounters, type LimitCounters, type LimitName } from './counters.js';
+import { createSlotCounter, type SlotCounter } from './slots.js';
+import { createKeyedTokenBuckets, type KeyedTokenBuckets } from './tokenBucket.js';
+
+export { LIMIT_NAMES, createLimitCounters } from './counters.js';
+export type { LimitCounters, LimitName } from './counters.js';
+export { createTokenBucket, createKeyedTokenBuckets } from './tokenBucket.js';
+export type { TokenBucket, KeyedTokenBuckets, TakeResult } from './tokenBucket.js';
+export { createSlotCounter } from './slots.js';
+export type { SlotCounter } from './slots.js';
+
+/** The per-server limit state shared by the middleware and the transport. */
+export interface Limits {
+  readonly config: Config['limits'];
+  readonly counters: LimitCounters;
+  /** Per-user mutation token buckets. */
+  readonly mutations: KeyedTokenBuckets;
+  /** Live subscriptions by WS connection id / SSE streams by user id. */
+  readonly subscriptions: SlotCounter;
+  readonly sseStreams: SlotCounter;
+  /** Counts a refusal. */
+  hit(name: LimitName): void;
+  /** Refusal counters and gauges, for metrics. */
+  stats(): LimitStats;
+}
+
+/** What {@link Limits.stats} reports. */
+export interface LimitStats {
+  refusals: Record<LimitName, number>;
+  /** Connections with at least one live subscription. */
+  connectionsWithSubscriptions: number;
+  /** Users with at least one live SSE stream. */
+  usersWithSseStreams: number;
+  /** Users with a partly drained mutation bucket. */
+  rateLimitedKeys: number;
+}
+
+/** Creates the limit state for one server from its config. */
+export function createLimits(config: Config['limits']): Limits {
+  const counters = createLimitCounters();
+  const subscriptions = createSlotCounter();
+  const sseStreams = createSlotCounter();
+  const mutations = createKeyedTokenBuckets({
+    perSecond: config.mutationsPerSecond,
+    burst: config.mutationBurst,
+  });
+  return {
+    config,
+    counters,
+    mutations,
+    subscriptions,
+    sseStreams,
+    hit: (name) => counters.hit(name),
+    stats: () => ({
+      refusals: counters.stats(),
+      connectionsWithSubscriptions: subscriptions.size(),
+      usersWithSseStreams: sseStreams.size(),
+      rateLimitedKeys: mutations.size(),
+    }),
+  };
+}
+
+const byServices = new WeakMap<object, Limits>();
+
+/**
+ * The limit state of one server, keyed by its `Services` object (created on first use), so
+ * the middleware and the transport share it without a process-wide singleton: two servers in
+ * one process (tests) never share counters or buckets.
+ */
+export function limitsFor(services: { config: Config }): Limits {
+  let limits = byServices.get(services);
+  if (!limits) {
+    // Hand-built configs (tests) may predate the limits section: use the defaults then.
+    limits = createLimits(services.config.limits ?? loadConfig({}).limits);
+    byServices.set(services, limits);
+  }
+  return limits;
+}

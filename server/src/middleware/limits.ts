@@ -1,0 +1,117 @@
+import { AppError } from '@tracewire/shared';
+import type { BaseContext } from '../context.js';
+import { limitsFor, type Limits } from '../limits/index.js';
+import { middleware } from '../trpc.js';
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
+  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/**
+ * Wraps a subscription's iterable so `release` runs exactly once when it ends in any way:
+ * done, error, `return()` — or never started (the transport disposes it unstarted when the
+ * client left), which the `signal` covers. A plain object, not a generator: a generator that
+ * never started ignores `return()` and would leak the slot.
+ */
+export function releaseOnEnd<T>(source: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      return {
+        async next() {
+          try {
+            const r = await it.next();
+            if (r.done) release();
+            return r;
+          } catch (err) {
+            release();
+            throw err;
+          }
+        },
+        async return(value?: unknown) {
+          release();
+          return (await it.return?.(value)) ?? { done: true, value: undefined as T };
+        },
+        async throw(err?: unknown) {
+          release();
+          if (it.throw) return it.throw(err);
+          throw err;
+        },
+      };
+    },
+  };
+}
+
+/** Takes a subscription slot for the call's connection (WS) or user (SSE), or refuses. */
+function acquireSubscription(
+  ctx: BaseContext,
+  limits: Limits,
+  userId: string,
+): (() => void) | null {
+  if (ctx.transport === 'ws' && ctx.connectionId) {
+    const max = limits.config.maxSubscriptionsPerConnection;
+    const release = limits.subscriptions.acquire(ctx.connectionId, max);
+    if (release) return release;
+    limits.hit('subscriptions_per_connection');
+    throw new AppError('TOO_MANY_REQUESTS', `at most ${max} subscriptions per connection`);
+  }
+  if (ctx.transport === 'sse') {
+    // Each SSE stream is its own HTTP connection: it counts against the per-user connection limit.
+    const max = limits.config.maxConnectionsPerUser;
+    const release = limits.sseStreams.acquire(userId, max);
+    if (release) return release;
+    limits.hit('sse_streams_per_user');
+    throw new AppError('TOO_MANY_REQUESTS', `at most ${max} event streams per user`);
+  }
+  return null;
+}
+
+/**
+ * Per-user limits for authenticated calls (after `requireUser`): a token bucket on mutations
+ * (TOO_MANY_REQUESTS with the wait in the message) and a cap on live subscriptions per WS
+ * connection / SSE streams per user. In-process callers are trusted and not limited.
+ * Refusals are counted in {@link limitsFor}`(services).stats()`.
+ */
+export const enforceLimits = middleware(async (opts) => {
+  const ctx: BaseContext = opts.ctx;
+  const userId = ctx.principal?.userId;
+  if (ctx.transport === 'internal' || !userId) return opts.next();
+  const limits = limitsFor(ctx.services);
+
+  if (opts.type === 'mutation') {
+    const taken = limits.mutations.take(userId);
+    if (!taken.ok) {
+      limits.hit('mutation_rate');
+      throw new AppError(
+        'TOO_MANY_REQUESTS',
+        `mutation rate limit exceeded (${limits.config.mutationsPerSecond}/s per user): retry after ${taken.retryAfterMs} ms`,
+      );
+    }
+    const result = await opts.next();
+    if (!result.ok && opts.path === 'chat.send' && isTooManyRequests(result.error))
+      limits.hit('concurrent_runs');
+    return result;
+  }
+
+  if (opts.type !== 'subscription') return opts.next();
+  const release = acquireSubscription(ctx, limits, userId);
+  if (!release) return opts.next();
+  opts.signal?.addEventListener('abort', release, { once: true });
+  try {
+    const result = await opts.next();
+    if (!result.ok || !isAsyncIterable(result.data)) {
+      release();
+      return result;
+    }
+    return { ...result, data: releaseOnEnd(result.data, release) };
+  } catch (err) {
+    release();
+    throw err;
+  }
+});
+
+function isTooManyRequests(error: { code: string; cause?: unknown }): boolean {
+  return (
+    error.code === 'TOO_MANY_REQUESTS' ||
+    (AppError.is(error.cause) && error.cause.code === 'TOO_MANY_REQUESTS')
+  );
+}
