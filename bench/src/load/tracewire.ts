@@ -1,0 +1,104 @@
+import { createTracewireClient, type TracewireClient } from '@tracewire/client';
+import { SignJWT } from 'jose';
+import { WebSocket } from 'ws';
+import type { LoadResult } from '../protocol.js';
+import { createHistogram } from '../stats.js';
+import { RETRY, runLoad, type BenchClient, type ClientContext } from './harness.js';
+
+/** A Tracewire bench client plus what S5 needs: one chat turn, timed. */
+interface TracewireBenchClient extends BenchClient {
+  turn(content: string): Promise<{ startedMs: number; completedMs: number }>;
+}
+
+const S5_MESSAGE = 'what is 2 + 3 * (4 - 1)? and what time is it?';
+
+/** Signs a user token as any identity provider would (HS256, `sub` = user id). */
+function userToken(secret: string, userId: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Tracewire through its SDK: one user, one thread and one live thread stream per client. */
+async function connect(ctx: ClientContext): Promise<TracewireBenchClient> {
+  const { args } = ctx;
+  let opened = false;
+  const client: TracewireClient = createTracewireClient({
+    url: `http://127.0.0.1:${args.port}`,
+    token: await userToken(args.secret, `bench-${args.offset + ctx.index}`),
+    WebSocket,
+    retry: RETRY,
+    onConnectionStateChange: (c) => {
+      if (c.state !== 'pending') return;
+      if (opened) ctx.onReconnect();
+      opened = true;
+    },
+  });
+  const thread = await client.trpc.chat.createThread.mutate({ title: ctx.streamId });
+  const stream = client.events(thread.id);
+  if (!(await stream.ready)) throw new Error('thread stream ended before it was ready');
+  /** S5: arrival times (performance.now) of each run's start and end. */
+  const marks = new Map<string, { started?: number; completed?: number; done?: () => void }>();
+  const mark = (runId: string) => marks.get(runId) ?? marks.set(runId, {}).get(runId)!;
+  void (async () => {
+    for await (const ev of stream) {
+      if (ev.type === 'resync') {
+        ctx.onResync();
+        continue;
+      }
+      ctx.onEvent(ev);
+      if (!args.turns) continue;
+      if (ev.type === 'agent_started') mark(ev.runId).started = performance.now();
+      if (ev.type === 'agent_completed' || ev.type === 'agent_error') {
+        const m = mark(ev.runId);
+        m.completed = performance.now();
+        m.done?.();
+      }
+    }
+  })();
+  return {
+    start: async () => {
+      await client.send(thread.id, JSON.stringify(args.params));
+    },
+    async turn(content) {
+      const t0 = performance.now();
+      const { run } = await client.send(thread.id, content);
+      const m = mark(run.id);
+      if (m.completed === undefined) await new Promise<void>((resolve) => (m.done = resolve));
+      marks.delete(run.id);
+      return { startedMs: m.started! - t0, completedMs: m.completed! - t0 };
+    },
+    close: () => client.close(),
+  };
+}
+
+/** S5: sequential chat turns on one client with the demo agent. */
+async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<void> {
+  const client = clients[0] as TracewireBenchClient | undefined;
+  if (!client) throw new Error('no client connected');
+  const started = createHistogram();
+  const completed = createHistogram();
+  result.turnStarted = started.data;
+  result.turnCompleted = completed.data;
+  // Sub-millisecond resolution: these histograms are in tenths of a millisecond.
+  const turns = turnsOf();
+  let failures = 0;
+  for (let i = 0; i < turns && failures < 10; i++) {
+    try {
+      const t = await client.turn(S5_MESSAGE);
+      started.record(t.startedMs * 10);
+      completed.record(t.completedMs * 10);
+    } catch (e) {
+      failures++;
+      if (result.errors.length < 5)
+        result.errors.push(`turn ${i}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+const turnsOf = () => (JSON.parse(process.argv[2] ?? '{}') as { turns?: number }).turns ?? 0;
+
+await runLoad(connect, turnsOf() ? chatTurns : undefined);

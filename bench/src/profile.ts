@@ -1,0 +1,93 @@
+import type { StreamParams, SystemName } from './protocol.js';
+
+/** The scenario ids of issue 6. */
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5';
+
+/** One scenario as a profile sizes it. */
+export interface ScenarioPlan {
+  id: ScenarioId;
+  title: string;
+  clients: number;
+  params: StreamParams;
+  /** Load generator processes the clients are split over. */
+  procs: number;
+  connectConcurrency: number;
+  /** Bound on connecting every client. */
+  connectTimeoutMs: number;
+  /** Bound on the measured phase. */
+  timeoutMs: number;
+  /** S4: drop every connection this long after the streams start. */
+  dropAfterMs?: number;
+  /** S5: sequential chat turns. */
+  turns?: number;
+  /** Extra environment for the Tracewire servers. */
+  tracewireEnv?: Record<string, string>;
+  /** Systems that can run it (S5 needs an agent platform). */
+  systems?: readonly SystemName[];
+}
+
+/** Quick (`npm run bench`, a few minutes on 2 cores) or full (`-- --full`, the issue's numbers). */
+export type ProfileName = 'quick' | 'full';
+
+/** Builds the scenario plans of a profile. */
+export function plans(profile: ProfileName): ScenarioPlan[] {
+  const full = profile === 'full';
+  return [
+    {
+      id: 'S1',
+      title: `throughput: 100 clients, each its own stream, producing as fast as accepted for ${full ? 30 : 5} s`,
+      clients: 100,
+      params: { mode: 'flood', durationMs: full ? 30_000 : 5_000 },
+      procs: 1,
+      connectConcurrency: 50,
+      connectTimeoutMs: 30_000,
+      timeoutMs: full ? 120_000 : 40_000,
+    },
+    {
+      id: 'S2',
+      title: `latency under load: 1,000 clients × 10 events/s for ${full ? 60 : 10} s`,
+      clients: 1000,
+      params: { mode: 'rate', count: full ? 600 : 100, perSecond: 10 },
+      procs: 1,
+      connectConcurrency: 100,
+      connectTimeoutMs: 60_000,
+      timeoutMs: full ? 120_000 : 40_000,
+    },
+    {
+      id: 'S3',
+      // Quick: 5,000 (Tracewire takes ~50-65 s to open 10,000 on 2 shared cores; the fd limit, 20,000, is not the bound).
+      title: `${full ? '10,000' : '5,000'} idle connections (connected, authenticated where the system has auth, subscribed)`,
+      clients: full ? 10_000 : 5_000,
+      params: { mode: 'idle' },
+      procs: 2,
+      connectConcurrency: 200,
+      connectTimeoutMs: full ? 300_000 : 120_000,
+      timeoutMs: 5_000,
+    },
+    {
+      id: 'S4',
+      title: `reconnect storm: 1,000 clients × 10 events/s, all sockets cut at once after ${full ? 10 : 4} s`,
+      clients: 1000,
+      params: { mode: 'rate', count: full ? 300 : 100, perSecond: 10 },
+      procs: 1,
+      connectConcurrency: 100,
+      connectTimeoutMs: 60_000,
+      timeoutMs: full ? 120_000 : 40_000,
+      dropAfterMs: full ? 10_000 : 4_000,
+    },
+    {
+      id: 'S5',
+      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns`,
+      clients: 1,
+      params: { mode: 'idle' },
+      procs: 1,
+      connectConcurrency: 1,
+      connectTimeoutMs: 30_000,
+      timeoutMs: full ? 300_000 : 120_000,
+      turns: 1000,
+      // One user sending ~60 messages/s is not what the default 20/s per-user mutation limit is for.
+      tracewireEnv: { TRACEWIRE_MUTATIONS_PER_SECOND: '1000' },
+      systems: ['tracewire', 'tracewire-notrace'],
+    },
+  ];
+}

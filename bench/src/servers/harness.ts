@@ -1,0 +1,51 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ServerCommand, ServerMessage } from '../protocol.js';
+
+/** What a server under test hands to {@link serveBench}. */
+export interface BenchServer {
+  httpServer: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+const send = (m: ServerMessage) => process.send?.(m);
+
+/**
+ * The part every server process shares: tracks raw TCP sockets (so a drop is the same
+ * network-level cut for every system), answers the orchestrator's IPC commands (CPU, RSS,
+ * drop, exit) and exits on its own if the orchestrator disappears.
+ */
+export async function serveBench(start: () => Promise<BenchServer>): Promise<void> {
+  const server = await start().catch((e: unknown) => {
+    send({ type: 'error', message: String(e) });
+    process.exit(1);
+  });
+  const sockets = new Set<Socket>();
+  server.httpServer.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  process.on('message', (cmd: ServerCommand) => {
+    if (cmd.type === 'stats') {
+      if (cmd.gc) (globalThis as { gc?: () => void }).gc?.();
+      const cpu = process.cpuUsage();
+      send({
+        type: 'stats',
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        rss: process.memoryUsage().rss,
+      });
+    } else if (cmd.type === 'drop') {
+      const n = sockets.size;
+      const at = Date.now();
+      for (const s of sockets) s.destroy();
+      send({ type: 'dropped', at, sockets: n });
+    } else {
+      void server.close().finally(() => process.exit(0));
+      setTimeout(() => process.exit(0), 2000).unref();
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', port: server.port });
+}
