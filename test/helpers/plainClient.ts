@@ -26,6 +26,8 @@ export interface PlainClientOptions {
   transport: 'ws' | 'http+sse';
   /** Fixed reconnect delay for WS (ms). */
   retryDelayMs?: number;
+  /** WS: called on every socket open (the first one and each reconnect). */
+  onOpen?: () => void;
 }
 
 /** Creates a plain tRPC client against a Tracewire server. */
@@ -37,6 +39,7 @@ export function createPlainClient(opts: PlainClientOptions): PlainClient {
       WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
       connectionParams,
       retryDelayMs: () => opts.retryDelayMs ?? 50,
+      ...(opts.onOpen ? { onOpen: opts.onOpen } : {}),
     });
     const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: ws, transformer })] });
     const close = () => ws.close();
