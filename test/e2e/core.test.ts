@@ -260,3 +260,18 @@ test('history and the event log survive a restart on the same SQLite file, and c
   expect((await c2.trpc.agent.run.query({ runId: runId })).status).toBe('completed');
   expect((await c2.trpc.chat.listThreads.query({})).items.map((t) => t.id)).toEqual([thread.id]);
 });
+
+test('a retried send is answered even when the user is at the concurrent-run limit', async () => {
+  await using srv = await startTestServer({ env: { TRACEWIRE_MAX_CONCURRENT_RUNS_PER_USER: '1' } });
+  await using client = createPlainClient({ url: srv.url, token: await srv.tokenFor('alice'), transport: 'http+sse' });
+  const thread = await client.trpc.chat.createThread.mutate({});
+  const input = { threadId: thread.id, content: 'slow-run now', clientMessageId: createClientMessageId() };
+  const first = await client.trpc.chat.send.mutate(input);
+  const retry = await client.trpc.chat.send.mutate(input);
+  expect(retry.run.id).toBe(first.run.id);
+  const other = await errorOf(
+    client.trpc.chat.send.mutate({ ...input, content: 'another', clientMessageId: createClientMessageId() }),
+  );
+  expect(other.data?.code).toBe('TOO_MANY_REQUESTS');
+  await client.trpc.chat.cancel.mutate({ runId: first.run.id });
+});

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   recordSpanError,
   startProducerSpan,
@@ -284,6 +285,8 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
         return;
       }
       const controller = new AbortController();
+      // Every tool call in flight listens on the run's signal; many at once is normal.
+      setMaxListeners(0, controller.signal);
       if (closing) stop(controller, 'SHUTDOWN', 'The server is shutting down');
       const entry: ActiveRun = { run, controller, log: runLogger(run), done: Promise.resolve() };
       register(entry);

@@ -34,15 +34,18 @@ export const chatRouter = router({
     const { services, principal } = ctx;
     await createAccess(services.store).thread(principal.userId, input.threadId);
     const max = services.config.agent.maxConcurrentRunsPerUser;
-    if (services.runs.activeRunCount(principal.userId) >= max) {
-      throw new AppError('TOO_MANY_REQUESTS', `at most ${max} concurrent runs per user`);
-    }
     const { message, run, created } = await services.store.createMessageAndRun({
       threadId: input.threadId,
       userId: principal.userId,
       content: input.content,
       clientMessageId: input.clientMessageId,
       agent: services.defaultAgent,
+      // Checked only for a new send: a retry of an accepted send is never refused.
+      admit: () => {
+        if (services.runs.activeRunCount(principal.userId) >= max) {
+          throw new AppError('TOO_MANY_REQUESTS', `at most ${max} concurrent runs per user`);
+        }
+      },
     });
     if (created) {
       services.runs.start(run, message);

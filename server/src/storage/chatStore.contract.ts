@@ -181,6 +181,26 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       expect(page.items).toHaveLength(1);
     });
 
+    test('runs the admission check only for a new send, and a refusal writes nothing', async () => {
+      await using ctx = await factory();
+      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const input = sendRecord(thread);
+      let checks = 0;
+      const refuse = () => {
+        checks++;
+        throw new AppError('TOO_MANY_REQUESTS', 'full');
+      };
+      await expect(ctx.store.createMessageAndRun({ ...input, admit: refuse })).rejects.toMatchObject({
+        code: 'TOO_MANY_REQUESTS',
+      });
+      expect((await ctx.store.listMessages(thread.id, { limit: 10 })).items).toHaveLength(0);
+      const first = await ctx.store.createMessageAndRun({ ...input, admit: () => checks++ });
+      const retry = await ctx.store.createMessageAndRun({ ...input, admit: refuse });
+      expect(checks).toBe(2);
+      expect(retry.created).toBe(false);
+      expect(retry.run.id).toBe(first.run.id);
+    });
+
     test('creates one message when the same send is issued concurrently', async () => {
       await using ctx = await factory();
       const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });

@@ -29,6 +29,11 @@ export interface SendRecord {
   content: string;
   clientMessageId: ClientMessageId;
   agent: string;
+  /**
+   * Admission check run only when the send is new (never for an idempotent retry), inside
+   * the same atomic step; throw (e.g. TOO_MANY_REQUESTS) to refuse without writing.
+   */
+  admit?: () => void;
 }
 
 /** Result of {@link ChatStore.createMessageAndRun}; `created` is false for an idempotent retry. */

@@ -120,7 +120,12 @@ export class SqliteChatStore implements ChatStore {
   createMessageAndRun(input: SendRecord): Promise<SendResult> {
     return this.#call(() => {
       try {
-        return this.#sync.transaction(() => this.#findSent(input) ?? this.#insertSent(input));
+        return this.#sync.transaction(() => {
+          const prev = this.#findSent(input);
+          if (prev) return prev;
+          input.admit?.();
+          return this.#insertSent(input);
+        });
       } catch (err) {
         if (isUniqueViolation(err)) {
           // Another connection won the race on (userId, clientMessageId): return its result.
