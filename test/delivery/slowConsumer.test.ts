@@ -31,6 +31,9 @@ test('a client that stops reading is closed with 4008 SLOW_CONSUMER while server
       TRACEWIRE_SLOW_CONSUMER_TIMEOUT_MS: String(SLOW_CONSUMER_TIMEOUT_MS),
       TRACEWIRE_SUBSCRIPTION_BUFFER_EVENTS: String(BUFFER_EVENTS),
       TRACEWIRE_RETENTION_MAX_EVENTS: '0',
+      // The test sends its 128 runs in a burst; the per-user mutation limit is not under test.
+      TRACEWIRE_MUTATIONS_PER_SECOND: '10000',
+      TRACEWIRE_MUTATION_BURST: '10000',
     },
   });
   const token = await child.tokenFor('slow');
