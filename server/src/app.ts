@@ -11,6 +11,8 @@ import type { Config } from './config.js';
 import type { Services } from './services.js';
 import { openSqliteStorage, type RetentionOptions } from './storage/sqlite/index.js';
 import { createTransport, type Transport } from './transport/server.js';
+import type { ChatStore } from './storage/chatStore.js';
+import { traceMethods } from './telemetry/traceMethods.js';
 import { createKeyedMutex } from './util/keyedMutex.js';
 
 /** Options for {@link createTracewire}. */
@@ -48,6 +50,19 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     logger,
     retention: opts.retention ?? retentionFromConfig(config),
   });
+  // Store and event-log operations show as child spans of the call or run that made them.
+  // Appends are timed by each event's PRODUCER span (it ends when the append commits).
+  const db = { 'db.system.name': 'sqlite' };
+  const store = traceMethods(storage.store, {
+    component: 'chat_store',
+    methods: CHAT_STORE_METHODS,
+    attributes: db,
+  });
+  const events = traceMethods(storage.events, {
+    component: 'event_log',
+    methods: ['read', 'head'],
+    attributes: db,
+  });
   const agentList = opts.agents ?? [demoAgent];
   const agents = createAgentRegistry(agentList);
   const locks = createKeyedMutex();
@@ -55,8 +70,8 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server'),
   );
   const runs = createRunManager({
-    store: storage.store,
-    events: storage.events,
+    store,
+    events,
     agents,
     config: config.agent,
     logger,
@@ -67,8 +82,8 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     config,
     logger,
     auth: createAuthenticator(config.auth),
-    store: storage.store,
-    events: storage.events,
+    store,
+    events,
     agents,
     runs,
     locks,
@@ -95,6 +110,20 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
 
   return { url, port, services, transport, stop };
 }
+
+/** ChatStore methods that get a span (all but ping/close). */
+const CHAT_STORE_METHODS = [
+  'createThread',
+  'getThread',
+  'listThreads',
+  'createMessageAndRun',
+  'appendAssistantMessage',
+  'getMessage',
+  'listMessages',
+  'getRun',
+  'updateRun',
+  'listUnfinishedRuns',
+] as const satisfies readonly (keyof ChatStore)[];
 
 /** Config's retention with 0 meaning "no limit". */
 function retentionFromConfig(config: Config): RetentionOptions {

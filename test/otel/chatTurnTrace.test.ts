@@ -129,12 +129,16 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
     expect(otlpAttr(serverSend, 'rpc.system.name')).toBe('trpc');
     expect(otlpAttr(serverSend, 'network.protocol.name')).toBe(transport === 'ws' ? 'websocket' : 'http');
 
+    const storeSend = inTrace.find((s) => s.name === 'chat_store.createMessageAndRun')!;
+    expect(storeSend.parentSpanId).toBe(serverSend.spanId);
+    expect(otlpAttr(storeSend, 'db.system.name')).toBe('sqlite');
     const agent = inTrace.find((s) => s.name === 'invoke_agent demo')!;
     expect(agent.parentSpanId).toBe(serverSend.spanId);
     const tools = inTrace.filter((s) => s.name.startsWith('execute_tool '));
     expect(tools.map((s) => s.name).sort()).toEqual(['execute_tool calculator', 'execute_tool clock']);
     for (const tool of tools) expect(tool.parentSpanId).toBe(agent.spanId);
 
+    expect(inTrace.some((s) => s.name === 'chat_store.updateRun' && s.parentSpanId === agent.spanId)).toBe(true);
     const producers = inTrace.filter((s) => s.kind === OTLP.PRODUCER);
     expect(producers).toHaveLength(received.length);
     for (const p of producers) {
