@@ -1,4 +1,11 @@
-import { AppError, type Run, type RunId, type Thread, type ThreadId, type UserId } from '@tracewire/shared';
+import {
+  AppError,
+  type Run,
+  type RunId,
+  type Thread,
+  type ThreadId,
+  type UserId,
+} from '@tracewire/shared';
 import type { ChatStore } from './storage/chatStore.js';
 
 /**

@@ -22,5 +22,9 @@ export function toTRPCError(error: unknown): TRPCError {
     return new TRPCError({ code: APP_TO_TRPC_CODE[cause.code], message: cause.message, cause });
   }
   if (error instanceof TRPCError) return error;
-  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', cause: error });
+  return new TRPCError({
+    code: 'INTERNAL_SERVER_ERROR',
+    message: 'Internal server error',
+    cause: error,
+  });
 }

@@ -1,5 +1,11 @@
 import { TRPCError, initTRPC } from '@trpc/server';
-import { AppError, appCodeFromTrpcCode, createRequestId, transformer, type AppErrorData } from '@tracewire/shared';
+import {
+  AppError,
+  appCodeFromTrpcCode,
+  createRequestId,
+  transformer,
+  type AppErrorData,
+} from '@tracewire/shared';
 import { ZodError, z } from 'zod';
 import type { BaseContext } from './context.js';
 import { requestIdOf } from './errors.js';

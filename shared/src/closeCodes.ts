@@ -30,9 +30,7 @@ export type CloseCodeName = keyof typeof CLOSE_CODES;
 export type CloseCode = (typeof CLOSE_CODES)[CloseCodeName];
 
 /** Close codes after which a client should reconnect (and resume) by itself. */
-const RECONNECTABLE = new Set<number>([
-  1001, 1006, 1011, 1012, 1013, 4002, 4008, 4009, 4010, 4029,
-]);
+const RECONNECTABLE = new Set<number>([1001, 1006, 1011, 1012, 1013, 4002, 4008, 4009, 4010, 4029]);
 
 /** True when a client should reconnect after this close code. */
 export const isReconnectableCloseCode = (code: number | undefined): boolean =>
@@ -40,6 +38,7 @@ export const isReconnectableCloseCode = (code: number | undefined): boolean =>
 
 /** Name of a known close code, for logs and errors. */
 export function closeCodeName(code: number): CloseCodeName | undefined {
-  for (const [name, value] of Object.entries(CLOSE_CODES)) if (value === code) return name as CloseCodeName;
+  for (const [name, value] of Object.entries(CLOSE_CODES))
+    if (value === code) return name as CloseCodeName;
   return undefined;
 }

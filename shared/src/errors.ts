@@ -38,7 +38,11 @@ export function appCodeFromTrpcCode(code: string): AppErrorCode {
   for (const [app, trpc] of Object.entries(APP_TO_TRPC_CODE)) {
     if (trpc === code) return app as AppErrorCode;
   }
-  if (code === 'PARSE_ERROR' || code === 'METHOD_NOT_SUPPORTED' || code === 'UNSUPPORTED_MEDIA_TYPE')
+  if (
+    code === 'PARSE_ERROR' ||
+    code === 'METHOD_NOT_SUPPORTED' ||
+    code === 'UNSUPPORTED_MEDIA_TYPE'
+  )
     return 'BAD_REQUEST';
   if (code === 'PRECONDITION_FAILED' || code === 'UNPROCESSABLE_CONTENT') return 'BAD_REQUEST';
   return 'INTERNAL';
@@ -75,8 +79,10 @@ export class AppError extends Error {
   static from(reason: unknown, fallback: AppErrorCode = 'INTERNAL'): AppError {
     if (reason instanceof AppError) return reason;
     if (reason instanceof Error) {
-      if (reason.name === 'AbortError') return new AppError('CANCELLED', reason.message, { cause: reason });
-      if (reason.name === 'TimeoutError') return new AppError('TIMEOUT', reason.message, { cause: reason });
+      if (reason.name === 'AbortError')
+        return new AppError('CANCELLED', reason.message, { cause: reason });
+      if (reason.name === 'TimeoutError')
+        return new AppError('TIMEOUT', reason.message, { cause: reason });
       const code = (reason as { code?: unknown }).code;
       if (typeof code === 'string' && code in APP_ERROR_CODES) {
         return new AppError(code as AppErrorCode, reason.message, { cause: reason });

@@ -28,16 +28,25 @@ function timeOrderedId(prefix: string): string {
 const idPattern = (prefix: string) => new RegExp(`^${prefix}_[0-9a-z]{26}$`);
 
 /** Thread id (`thr_…`). */
-export const ThreadIdSchema = z.string().regex(idPattern('thr'), 'invalid thread id').brand<'ThreadId'>();
+export const ThreadIdSchema = z
+  .string()
+  .regex(idPattern('thr'), 'invalid thread id')
+  .brand<'ThreadId'>();
 export type ThreadId = z.infer<typeof ThreadIdSchema>;
 /** Message id (`msg_…`). */
-export const MessageIdSchema = z.string().regex(idPattern('msg'), 'invalid message id').brand<'MessageId'>();
+export const MessageIdSchema = z
+  .string()
+  .regex(idPattern('msg'), 'invalid message id')
+  .brand<'MessageId'>();
 export type MessageId = z.infer<typeof MessageIdSchema>;
 /** Run id (`run_…`). */
 export const RunIdSchema = z.string().regex(idPattern('run'), 'invalid run id').brand<'RunId'>();
 export type RunId = z.infer<typeof RunIdSchema>;
 /** Tool call id (`call_…`), unique within a run. */
-export const ToolCallIdSchema = z.string().regex(idPattern('call'), 'invalid tool call id').brand<'ToolCallId'>();
+export const ToolCallIdSchema = z
+  .string()
+  .regex(idPattern('call'), 'invalid tool call id')
+  .brand<'ToolCallId'>();
 export type ToolCallId = z.infer<typeof ToolCallIdSchema>;
 /** User id: the verified token's `sub`. */
 export const UserIdSchema = z

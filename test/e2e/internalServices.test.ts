@@ -32,20 +32,32 @@ test('an in-process service caller acting for a user goes through validation and
   expect(types.at(-1)).toBe('agent_completed');
 
   // The user sees what the service wrote for her, over the network.
-  await using alice = createPlainClient({ url: srv.url, token: await srv.tokenFor('alice'), transport: 'ws' });
+  await using alice = createPlainClient({
+    url: srv.url,
+    token: await srv.tokenFor('alice'),
+    transport: 'ws',
+  });
   expect((await alice.trpc.chat.listThreads.query({})).items.map((t) => t.id)).toContain(thread.id);
   expect((await alice.trpc.agent.run.query({ runId: run.id })).id).toBe(run.id);
 
   // Without actAs the service is its own user: Alice's thread is not found, bad input is refused.
-  await expect(asItself.chat.history({ threadId: thread.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-  await expect(asAlice.chat.send({ threadId: thread.id, content: '', clientMessageId: 'x' })).rejects.toMatchObject({
+  await expect(asItself.chat.history({ threadId: thread.id })).rejects.toMatchObject({
+    code: 'NOT_FOUND',
+  });
+  await expect(
+    asAlice.chat.send({ threadId: thread.id, content: '', clientMessageId: 'x' }),
+  ).rejects.toMatchObject({
     code: 'BAD_REQUEST',
   });
 });
 
 test('another service calls over HTTP with a service token', async () => {
   await using srv = await startTestServer();
-  const token = await signToken({ secret: TEST_AUTH_SECRET, userId: 'svc-reports', service: 'reports' });
+  const token = await signToken({
+    secret: TEST_AUTH_SECRET,
+    userId: 'svc-reports',
+    service: 'reports',
+  });
   await using client = createPlainClient({ url: srv.url, token, transport: 'http+sse' });
   const thread = await client.trpc.chat.createThread.mutate({ title: 'nightly' });
   expect(thread.userId).toBe('svc-reports');
@@ -67,7 +79,13 @@ test('another service calls over HTTP with a service token', async () => {
     );
   });
   await new Promise((r) => setTimeout(r, 100));
-  runId = (await client.trpc.chat.send.mutate({ threadId: thread.id, content: '2+2', clientMessageId: createClientMessageId() })).run.id;
+  runId = (
+    await client.trpc.chat.send.mutate({
+      threadId: thread.id,
+      content: '2+2',
+      clientMessageId: createClientMessageId(),
+    })
+  ).run.id;
   const seen = await done;
   expect(seen.at(-1)).toBe('agent_completed');
 });

@@ -7,10 +7,9 @@ export interface Received {
 }
 
 /** Subscribe function shape of `trpc.agent.events.subscribe`. */
-type Subscribe = (handlers: {
-  onData: (d: Received) => void;
-  onError: (e: unknown) => void;
-}) => { unsubscribe(): void };
+type Subscribe = (handlers: { onData: (d: Received) => void; onError: (e: unknown) => void }) => {
+  unsubscribe(): void;
+};
 
 /** Collects events until `until` says stop (or the timeout fails the test). */
 export function collectUntil(
@@ -23,7 +22,11 @@ export function collectUntil(
   const promise = new Promise<Received[]>((resolve, reject) => {
     const timer = setTimeout(() => {
       sub?.unsubscribe();
-      reject(new Error(`timed out after ${timeoutMs} ms with ${all.length} events: ${all.map((e) => e.data.type).join(',')}`));
+      reject(
+        new Error(
+          `timed out after ${timeoutMs} ms with ${all.length} events: ${all.map((e) => e.data.type).join(',')}`,
+        ),
+      );
     }, timeoutMs);
     sub = subscribe({
       onData(d) {

@@ -66,7 +66,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     url,
     wsUrl: `${url.replace(/^http/, 'ws')}/trpc`,
     dataDir,
-    tokenFor: (userId, o) => signToken({ ...config.auth, userId, ...(o?.expiresIn ? { expiresIn: o.expiresIn } : {}) }),
+    tokenFor: (userId, o) =>
+      signToken({ ...config.auth, userId, ...(o?.expiresIn ? { expiresIn: o.expiresIn } : {}) }),
     stop,
     async [Symbol.asyncDispose]() {
       await stop();

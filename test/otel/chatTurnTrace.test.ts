@@ -56,14 +56,18 @@ beforeAll(async () => {
     write(chunk: Buffer, _enc, done) {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of lines)
+        if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
   const { traceLogMixin } = await import('@tracewire/otel');
   srv = await startTestServer({
     logger: pino({ level: 'debug', mixin: traceLogMixin }, sink),
-    overrides: { meterProvider: telemetry.meterProvider, renderMetrics: () => telemetry.renderMetrics() },
+    overrides: {
+      meterProvider: telemetry.meterProvider,
+      renderMetrics: () => telemetry.renderMetrics(),
+    },
   });
 });
 
@@ -106,16 +110,29 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
     for (let i = 0; i < 50; i++) {
       spans = await flushedSpans();
       const consumers = spans.filter(
-        (s) => s.kind === OTLP.CONSUMER && eventIds.has(String(otlpAttr(s, 'messaging.message.id'))),
+        (s) =>
+          s.kind === OTLP.CONSUMER && eventIds.has(String(otlpAttr(s, 'messaging.message.id'))),
       );
       if (consumers.length >= received.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const ids = byId(spans);
     const clientSend = spans.find(
-      (s) => s.name === 'chat.send' && s.kind === OTLP.CLIENT && s.service === 'tracewire-client' &&
-        spans.some((x) => x.parentSpanId === s.spanId && otlpAttr(x, 'user.id') === 'alice' &&
-          spans.some((a) => a.name === 'invoke_agent demo' && a.parentSpanId === x.spanId && otlpAttr(a, 'tracewire.run.id') === run.id)),
+      (s) =>
+        s.name === 'chat.send' &&
+        s.kind === OTLP.CLIENT &&
+        s.service === 'tracewire-client' &&
+        spans.some(
+          (x) =>
+            x.parentSpanId === s.spanId &&
+            otlpAttr(x, 'user.id') === 'alice' &&
+            spans.some(
+              (a) =>
+                a.name === 'invoke_agent demo' &&
+                a.parentSpanId === x.spanId &&
+                otlpAttr(a, 'tracewire.run.id') === run.id,
+            ),
+        ),
     );
     expect(clientSend, 'CLIENT chat.send span').toBeDefined();
     const traceId = clientSend!.traceId;
@@ -127,7 +144,9 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
     expect(otlpAttr(serverSend, 'user.id')).toBe('alice');
     expect(otlpAttr(serverSend, 'app.request_id')).toMatch(/\S/);
     expect(otlpAttr(serverSend, 'rpc.system.name')).toBe('trpc');
-    expect(otlpAttr(serverSend, 'network.protocol.name')).toBe(transport === 'ws' ? 'websocket' : 'http');
+    expect(otlpAttr(serverSend, 'network.protocol.name')).toBe(
+      transport === 'ws' ? 'websocket' : 'http',
+    );
 
     const storeSend = inTrace.find((s) => s.name === 'chat_store.createMessageAndRun')!;
     expect(storeSend.parentSpanId).toBe(serverSend.spanId);
@@ -135,10 +154,15 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
     const agent = inTrace.find((s) => s.name === 'invoke_agent demo')!;
     expect(agent.parentSpanId).toBe(serverSend.spanId);
     const tools = inTrace.filter((s) => s.name.startsWith('execute_tool '));
-    expect(tools.map((s) => s.name).sort()).toEqual(['execute_tool calculator', 'execute_tool clock']);
+    expect(tools.map((s) => s.name).sort()).toEqual([
+      'execute_tool calculator',
+      'execute_tool clock',
+    ]);
     for (const tool of tools) expect(tool.parentSpanId).toBe(agent.spanId);
 
-    expect(inTrace.some((s) => s.name === 'chat_store.updateRun' && s.parentSpanId === agent.spanId)).toBe(true);
+    expect(
+      inTrace.some((s) => s.name === 'chat_store.updateRun' && s.parentSpanId === agent.spanId),
+    ).toBe(true);
     const producers = inTrace.filter((s) => s.kind === OTLP.PRODUCER);
     expect(producers).toHaveLength(received.length);
     for (const p of producers) {
@@ -147,7 +171,10 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
     const consumers = inTrace.filter((s) => s.kind === OTLP.CONSUMER);
     expect(consumers).toHaveLength(received.length);
     const subscription = spans.find(
-      (s) => s.name === 'agent.events' && s.kind === OTLP.CLIENT && consumers.some((c) => c.links?.some((l) => l.spanId === s.spanId)),
+      (s) =>
+        s.name === 'agent.events' &&
+        s.kind === OTLP.CLIENT &&
+        consumers.some((c) => c.links?.some((l) => l.spanId === s.spanId)),
     );
     expect(subscription, 'CLIENT agent.events span linked from consumers').toBeDefined();
     for (const c of consumers) {
@@ -156,7 +183,9 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
       expect(parent?.kind).toBe(OTLP.PRODUCER);
       expect(c.links?.map((l) => l.spanId)).toContain(subscription!.spanId);
     }
-    expect(new Set(consumers.map((c) => String(otlpAttr(c, 'messaging.message.id'))))).toEqual(eventIds);
+    expect(new Set(consumers.map((c) => String(otlpAttr(c, 'messaging.message.id'))))).toEqual(
+      eventIds,
+    );
   });
 });
 
@@ -168,14 +197,18 @@ test('the request id is the same in the error, the server span and the log lines
     WebSocket,
     tracing: { tracerProvider: clientProvider },
   });
-  const err = await client.trpc.agent.run.query({ runId: 'run_0000000000000000000000000z' }).catch((e: unknown) => e);
+  const err = await client.trpc.agent.run
+    .query({ runId: 'run_0000000000000000000000000z' })
+    .catch((e: unknown) => e);
   const info = getErrorInfo(err);
   expect(info.appCode).toBe('NOT_FOUND');
   const requestId = info.requestId!;
   expect(requestId).toMatch(/\S/);
   let server: Span | undefined;
   for (let i = 0; i < 50 && !server; i++) {
-    server = (await flushedSpans()).find((s) => s.kind === OTLP.SERVER && otlpAttr(s, 'app.request_id') === requestId);
+    server = (await flushedSpans()).find(
+      (s) => s.kind === OTLP.SERVER && otlpAttr(s, 'app.request_id') === requestId,
+    );
     if (!server) await new Promise((r) => setTimeout(r, 100));
   }
   expect(server?.name).toBe('agent.run');
@@ -190,17 +223,25 @@ test('the request id is the same in the error, the server span and the log lines
 
 test('client baggage and unknown _meta fields are refused, identity comes from the token', async () => {
   const token = await srv.tokenFor('alice');
-  const res = await fetch(`${srv.url}/trpc/chat.listThreads?input=${encodeURIComponent(JSON.stringify({ json: { _meta: { baggage: 'user.id=mallory' } } }))}`, {
-    headers: { authorization: `Bearer ${token}`, baggage: 'user.id=mallory' },
-  });
+  const res = await fetch(
+    `${srv.url}/trpc/chat.listThreads?input=${encodeURIComponent(JSON.stringify({ json: { _meta: { baggage: 'user.id=mallory' } } }))}`,
+    {
+      headers: { authorization: `Bearer ${token}`, baggage: 'user.id=mallory' },
+    },
+  );
   expect(res.status).toBe(400);
-  const ok = await fetch(`${srv.url}/trpc/chat.listThreads?input=${encodeURIComponent(JSON.stringify({ json: { _meta: { requestId: 'baggage-check-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } } }))}`, {
-    headers: { authorization: `Bearer ${token}`, baggage: 'user.id=mallory' },
-  });
+  const ok = await fetch(
+    `${srv.url}/trpc/chat.listThreads?input=${encodeURIComponent(JSON.stringify({ json: { _meta: { requestId: 'baggage-check-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } } }))}`,
+    {
+      headers: { authorization: `Bearer ${token}`, baggage: 'user.id=mallory' },
+    },
+  );
   expect(ok.status).toBe(200);
   let server: Span | undefined;
   for (let i = 0; i < 50 && !server; i++) {
-    server = (await flushedSpans()).find((s) => otlpAttr(s, 'app.request_id') === 'baggage-check-1');
+    server = (await flushedSpans()).find(
+      (s) => otlpAttr(s, 'app.request_id') === 'baggage-check-1',
+    );
     if (!server) await new Promise((r) => setTimeout(r, 100));
   }
   expect(server?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');

@@ -27,6 +27,15 @@ export type {
   ToolDefinition,
   ToolOutcome,
 } from './types.js';
-export { createCircuitBreakerRegistry, countsAsFailure, DEFAULT_BREAKER } from './circuitBreaker.js';
-export type { BreakerOptions, BreakerState, BreakerStats, CircuitBreakerRegistry } from './circuitBreaker.js';
+export {
+  createCircuitBreakerRegistry,
+  countsAsFailure,
+  DEFAULT_BREAKER,
+} from './circuitBreaker.js';
+export type {
+  BreakerOptions,
+  BreakerState,
+  BreakerStats,
+  CircuitBreakerRegistry,
+} from './circuitBreaker.js';
 export { CIRCUIT_OPEN } from './toolRunner.js';

@@ -37,6 +37,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError || AppError.is(err) ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `${err instanceof ConfigError || AppError.is(err) ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

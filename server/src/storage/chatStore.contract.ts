@@ -190,7 +190,9 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
         checks++;
         throw new AppError('TOO_MANY_REQUESTS', 'full');
       };
-      await expect(ctx.store.createMessageAndRun({ ...input, admit: refuse })).rejects.toMatchObject({
+      await expect(
+        ctx.store.createMessageAndRun({ ...input, admit: refuse }),
+      ).rejects.toMatchObject({
         code: 'TOO_MANY_REQUESTS',
       });
       expect((await ctx.store.listMessages(thread.id, { limit: 10 })).items).toHaveLength(0);
