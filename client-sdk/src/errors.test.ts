@@ -54,6 +54,7 @@ describe('getErrorInfo', () => {
       zodError: null,
       message: 'bad input',
       fromServer: true,
+      closeCode: null,
     });
   });
 

@@ -24,6 +24,36 @@ export function isTracewireError(e: unknown): e is TracewireError {
   return isObject(data) && typeof data['appCode'] === 'string';
 }
 
+/**
+ * The server closed the WebSocket with a code that reconnecting cannot fix (4001 UNAUTHORIZED,
+ * 4002 TOKEN_EXPIRED with a static token, 4003, 4011). The SDK stops reconnecting and fails the
+ * calls and streams that waited on the socket with it (wrapped in a `TRPCClientError`), so an
+ * app sees `getErrorInfo(e).appCode` instead of a call that never settles.
+ */
+export class ConnectionRefusedError extends Error {
+  override readonly name = 'ConnectionRefusedError';
+  /** What the app should treat it as: `UNAUTHORIZED` (auth) or `BAD_REQUEST` (protocol). */
+  readonly appCode: AppErrorCode;
+  /** The WebSocket close code the server sent. */
+  readonly closeCode: number;
+
+  constructor(opts: { appCode: AppErrorCode; closeCode: number; message: string }) {
+    super(opts.message);
+    this.appCode = opts.appCode;
+    this.closeCode = opts.closeCode;
+  }
+}
+
+/** The {@link ConnectionRefusedError} behind `e` (itself or its cause), if any. */
+export function getConnectionRefusal(e: unknown): ConnectionRefusedError | null {
+  if (e instanceof ConnectionRefusedError) return e;
+  if (e instanceof Error && e.cause instanceof ConnectionRefusedError) return e.cause;
+  return null;
+}
+
+/** True when the call failed because the server refused the WebSocket for good (see {@link ConnectionRefusedError}). */
+export const isConnectionRefused = (e: unknown): boolean => getConnectionRefusal(e) !== null;
+
 const isAbort = (e: unknown) =>
   e instanceof Error &&
   (e.name === 'AbortError' || (isObject(e.cause) && e.cause['name'] === 'AbortError'));
@@ -37,7 +67,7 @@ const isAbort = (e: unknown) =>
 export function isConnectionError(e: unknown): boolean {
   if (!isTRPCClientErrorLike(e)) return false;
   if (e.shape !== undefined && e.shape !== null) return false;
-  return !isAbort(e);
+  return !isAbort(e) && !isConnectionRefused(e);
 }
 
 /** Flat, app-friendly view of any error a Tracewire call can throw. */
@@ -51,6 +81,8 @@ export interface ErrorInfo {
   message: string;
   /** True when the error came from the server (false: connection or client-side failure). */
   fromServer: boolean;
+  /** The WebSocket close code when the server refused the connection (see {@link ConnectionRefusedError}). */
+  closeCode: number | null;
 }
 
 /** Normalises any thrown value into {@link ErrorInfo} (for logs, toasts, retries). */
@@ -63,15 +95,12 @@ export function getErrorInfo(e: unknown): ErrorInfo {
       zodError: e.data.zodError,
       message,
       fromServer: true,
+      closeCode: null,
     };
   }
-  if (isAbort(e))
-    return { appCode: 'CANCELLED', requestId: null, zodError: null, message, fromServer: false };
-  return {
-    appCode: isConnectionError(e) ? 'UNAVAILABLE' : 'INTERNAL',
-    requestId: null,
-    zodError: null,
-    message,
-    fromServer: false,
-  };
+  const base = { requestId: null, zodError: null, message, fromServer: false, closeCode: null };
+  const refusal = getConnectionRefusal(e);
+  if (refusal) return { ...base, appCode: refusal.appCode, closeCode: refusal.closeCode };
+  if (isAbort(e)) return { ...base, appCode: 'CANCELLED' };
+  return { ...base, appCode: isConnectionError(e) ? 'UNAVAILABLE' : 'INTERNAL' };
 }

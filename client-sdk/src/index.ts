@@ -28,7 +28,13 @@ export { createBackoff, DEFAULT_BACKOFF } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { createStreamTracker } from './streamTracker.js';
 export type { StreamTracker, StreamFrame, TrackerStep } from './streamTracker.js';
-export { isTracewireError, isConnectionError, getErrorInfo } from './errors.js';
+export {
+  isTracewireError,
+  isConnectionError,
+  isConnectionRefused,
+  getErrorInfo,
+  ConnectionRefusedError,
+} from './errors.js';
 export type { TracewireError, ErrorInfo } from './errors.js';
 export type { ThreadEvent, RunEvent, SendResult, StreamStats, DistributiveOmit } from './types.js';
 export {

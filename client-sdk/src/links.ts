@@ -1,13 +1,7 @@
-import {
-  createWSClient,
-  httpBatchLink,
-  httpSubscriptionLink,
-  splitLink,
-  wsLink,
-  type TRPCLink,
-} from '@trpc/client';
-import { isReconnectableCloseCode, transformer } from '@tracewire/shared';
+import { httpBatchLink, httpSubscriptionLink, splitLink, type TRPCLink } from '@trpc/client';
+import { transformer } from '@tracewire/shared';
 import type { AppRouter } from './router.js';
+import { createWsTransport } from './wsTransport.js';
 
 /** Which transport carries which calls. */
 export type TransportMode = 'ws+http' | 'ws' | 'http+sse';
@@ -53,9 +47,12 @@ export interface BuildLinksOptions {
   url: string;
   transport: TransportMode;
   resolveToken: () => Promise<string | undefined>;
+  /**
+   * True when `resolveToken` can return a fresh token (`getToken`): an auth close (4001/4002)
+   * is then retried once; with a static token it fails the calls and streams instead.
+   */
+  refreshable: boolean;
   retryDelayMs: (attempt: number) => number;
-  /** Delay used after a close code that says "don't just reconnect" (e.g. 4001). */
-  maxDelayMs: number;
   keepAlive: KeepAliveOptions;
   WebSocket?: WebSocketConstructor | undefined;
   EventSource?: EventSourceConstructor | undefined;
@@ -130,41 +127,22 @@ export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
     };
   }
 
-  let lastCloseCode: number | null = null;
-  const wsClient = createWSClient({
+  const ws = createWsTransport({
     url: urls.ws,
-    connectionParams,
-    ...(opts.WebSocket ? { WebSocket: opts.WebSocket as typeof WebSocket } : {}),
-    retryDelayMs: (attempt) =>
-      lastCloseCode !== null && !isReconnectableCloseCode(lastCloseCode)
-        ? opts.maxDelayMs
-        : opts.retryDelayMs(attempt),
+    resolveToken: opts.resolveToken,
+    refreshable: opts.refreshable,
+    retryDelayMs: opts.retryDelayMs,
     keepAlive: {
-      enabled: true,
       intervalMs: opts.keepAlive.intervalMs ?? DEFAULT_KEEP_ALIVE.intervalMs,
       pongTimeoutMs: opts.keepAlive.pongTimeoutMs ?? DEFAULT_KEEP_ALIVE.pongTimeoutMs,
     },
-    lazy: { enabled: false, closeMs: 0 },
-    onOpen: () => {
-      opts.onOpen();
-    },
-    onClose: (cause) => {
-      lastCloseCode = cause?.code ?? null;
-    },
+    WebSocket: opts.WebSocket,
+    onConnectionStateChange: opts.onConnectionStateChange,
+    onOpen: opts.onOpen,
   });
-  const stateSub = wsClient.connectionState.subscribe({
-    next: (s) => {
-      opts.onConnectionStateChange?.({ state: s.state, error: s.error, lastCloseCode });
-    },
-  });
-  const ws = wsLink<AppRouter>({ client: wsClient, transformer });
   const terminal =
-    opts.transport === 'ws' ? ws : splitLink({ condition: isSubscription, true: ws, false: http });
-  return {
-    links: [...opts.extraLinks, terminal],
-    close: async () => {
-      await wsClient.close();
-      stateSub.unsubscribe();
-    },
-  };
+    opts.transport === 'ws'
+      ? ws.link
+      : splitLink({ condition: isSubscription, true: ws.link, false: http });
+  return { links: [...opts.extraLinks, terminal], close: () => ws.close() };
 }

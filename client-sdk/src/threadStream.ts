@@ -1,5 +1,5 @@
 import type { AppErrorCode } from '@tracewire/shared';
-import { isTracewireError } from './errors.js';
+import { getConnectionRefusal, isTracewireError } from './errors.js';
 import { createStreamTracker, type StreamFrame } from './streamTracker.js';
 import type { StreamStats, ThreadEvent } from './types.js';
 
@@ -62,7 +62,9 @@ const FATAL_CODES: ReadonlySet<AppErrorCode> = new Set<AppErrorCode>([
   'NOT_FOUND',
   'PAYLOAD_TOO_LARGE',
 ]);
-const isFatal = (e: unknown) => isTracewireError(e) && FATAL_CODES.has(e.data.appCode);
+/** The server refused the call, or the WebSocket for good (bad or expired static token, protocol error). */
+const isFatal = (e: unknown) =>
+  isTracewireError(e) ? FATAL_CODES.has(e.data.appCode) : getConnectionRefusal(e) !== null;
 
 /**
  * Opens a thread stream with the SDK guarantees on top of tRPC's own resume: duplicates

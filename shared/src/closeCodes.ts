@@ -30,7 +30,9 @@ export type CloseCodeName = keyof typeof CLOSE_CODES;
 export type CloseCode = (typeof CLOSE_CODES)[CloseCodeName];
 
 /** Close codes after which a client should reconnect (and resume) by itself. */
-const RECONNECTABLE = new Set<number>([1001, 1006, 1011, 1012, 1013, 4002, 4008, 4009, 4010, 4029]);
+const RECONNECTABLE = new Set<number>([
+  1001, 1006, 1011, 1012, 1013, 4002, 4004, 4008, 4009, 4010, 4029,
+]);
 
 /** True when a client should reconnect after this close code. */
 export const isReconnectableCloseCode = (code: number | undefined): boolean =>
