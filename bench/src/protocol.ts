@@ -4,7 +4,14 @@
  */
 
 /** The systems under test; also the file names under `servers/`. */
-export const SYSTEMS = ['raw-ws', 'trpc', 'socketio', 'tracewire', 'tracewire-notrace'] as const;
+export const SYSTEMS = [
+  'raw-ws',
+  'trpc',
+  'socketio',
+  'tracewire',
+  'tracewire-sampled10',
+  'tracewire-notrace',
+] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 /** How one stream produces: as fast as accepted for a duration, `count` events at a rate, or nothing. */

@@ -102,6 +102,7 @@ const LABEL: Record<SystemName, string> = {
   trpc: 'plain tRPC v11',
   socketio: 'Socket.IO 4 (CSR)',
   tracewire: 'Tracewire',
+  'tracewire-sampled10': 'Tracewire, 10% sampled',
   'tracewire-notrace': 'Tracewire, tracing off',
 };
 
@@ -114,7 +115,7 @@ const ratio = (a: number | null, b: number | null) =>
 const cell = (v: number | null | undefined) =>
   v === null || v === undefined ? '–' : v.toLocaleString('en-US');
 
-function table(s: ScenarioReport): string[] {
+function table(s: ScenarioReport, systems: readonly SystemName[]): string[] {
   const { columns, headline } = VIEW[s.id];
   const head = ['system', ...columns, `${headline} ÷ raw ws`];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
@@ -131,7 +132,15 @@ function table(s: ScenarioReport): string[] {
         ];
     lines.push(`| ${LABEL[r.system]} | ${row.join(' | ')} |`);
   }
-  if (s.results.some((r) => r.system === 'tracewire')) {
+  const skipped = systems.filter((sys) => s.plan.systems && !s.plan.systems.includes(sys));
+  for (const sys of skipped) {
+    // Not skipped silently: the peers have no agent platform to run a chat turn on.
+    const row = ['not applicable (no agent runtime)', ...columns.slice(1).map(() => ''), ''];
+    lines.push(`| ${LABEL[sys]} | ${row.join(' | ')} |`);
+  }
+  if (skipped.length > 0) {
+    lines.push('', `Peers: not applicable (${s.id} measures an agent platform's chat turn).`);
+  } else if (s.results.some((r) => r.system === 'tracewire')) {
     lines.push(
       '',
       `Tracewire ${headline}: ${ratio(get(s, 'tracewire', headline), get(s, 'trpc', headline))} plain tRPC, ` +
@@ -140,8 +149,26 @@ function table(s: ScenarioReport): string[] {
         (VIEW[s.id].lowerIsBetter ? ' (lower is better).' : ' (higher is better).'),
     );
   }
+  if (s.id === 'S1') lines.push(...tracingOverhead(s));
   const notes = s.results.flatMap((r) => r.notes.map((n) => `- ${LABEL[r.system]}: ${n}`));
   return notes.length ? [...lines, '', ...notes] : lines;
+}
+
+/** What tracing costs in S1: CPU per 100k events and events/s at 100 %, 10 % and off. */
+function tracingOverhead(s: ScenarioReport): string[] {
+  const off = get(s, 'tracewire-notrace', 'cpuSPer100k');
+  const rows = (['tracewire', 'tracewire-sampled10'] as const)
+    .map((sys) => ({ sys, cpu: get(s, sys, 'cpuSPer100k'), eps: get(s, sys, 'eventsPerSec') }))
+    .filter((r) => r.cpu !== null);
+  if (off === null || rows.length === 0) return [];
+  const parts = rows.map(
+    (r) =>
+      `${r.sys === 'tracewire' ? 'every trace' : '10% of traces'}: ${cell(r.cpu)} s (+${Math.round(((r.cpu! - off) / off) * 100)}%), ${cell(r.eps)} events/s`,
+  );
+  return [
+    '',
+    `Tracing overhead (server CPU s per 100k events; tracing off: ${cell(off)} s, ${cell(get(s, 'tracewire-notrace', 'eventsPerSec'))} events/s): ${parts.join('; ')}.`,
+  ];
 }
 
 type Verdict = { target: string; now: string; met: boolean | null };
@@ -221,9 +248,17 @@ function markdown(report: RunReport): string {
     "Latency is the event's creation time on the server to its receipt by the client (same clock, ms resolution).",
     'Server CPU comes from `process.cpuUsage()` of the server process; RSS after a forced GC.',
     'Tracewire runs with auth, the SQLite event log and its default delivery settings; "Tracewire" exports',
-    'traces (default sampling) to a loopback OTLP receiver that discards them, "tracing off" sets `OTEL_SDK_DISABLED=true`.',
+    'traces (default sampling: every trace) to a loopback OTLP receiver that discards them, "10% sampled" sets',
+    '`OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`, "tracing off" sets `OTEL_SDK_DISABLED=true`.',
     'Peers keep no log: what they lose across a drop is reported as lost, not skipped (Socket.IO replays through',
     'connection state recovery). Figures on a shared 2-core machine are noisy: compare systems within one run.',
+    ...(report.profile === 'quick'
+      ? [
+          '',
+          'Quick profile sizes (to fit six systems in about 5 minutes): S2 runs 5 s and S4 8 s streams cut after 3 s',
+          '(the issue and `--full` use longer runs), S3 holds 5,000 connections instead of 10,000.',
+        ]
+      : []),
     '',
     '## Targets (issue 6)',
     '',
@@ -234,7 +269,8 @@ function markdown(report: RunReport): string {
         `| ${t.target} | ${t.now} | ${t.met === null ? 'not measured' : t.met ? 'yes' : 'no'} |`,
     ),
   ];
-  for (const s of report.scenarios) lines.push('', `## ${s.id}: ${s.title}`, '', ...table(s));
+  for (const s of report.scenarios)
+    lines.push('', `## ${s.id}: ${s.title}`, '', ...table(s, report.systems));
   return `${lines.join('\n')}\n`;
 }
 

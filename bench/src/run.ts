@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       otlp.take();
       const r = await measure(plan, system, { secret, otlpUrl: otlp.url, cpuProfDir });
-      if (system === 'tracewire') {
+      if (system === 'tracewire' || system === 'tracewire-sampled10') {
         const sent = otlp.take();
         r.metrics['otlpRequests'] = sent.requests;
         r.metrics['otlpKB'] = Math.round(sent.bytes / 1024);

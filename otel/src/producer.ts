@@ -42,9 +42,21 @@ export interface ProducerSpanOptions {
   parent?: Context;
 }
 
+/** The attributes every producer span has, shared (no object per event). */
+const STATIC_ATTRIBUTES = Object.freeze({
+  [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_TRACEWIRE,
+  [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+  [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+  [ATTR_MESSAGING_DESTINATION_TEMPLATE]: EVENTS_DESTINATION,
+});
+
 /**
  * Starts a PRODUCER `send agent.events` span and returns it with a copy of the event whose `_meta`
  * holds the span's trace context. The caller ends the span once the event is published.
+ *
+ * Hot path (one span per event): the per-event attributes and `_meta` are only computed for a
+ * recording (sampled) span; an unsampled or disabled span costs its creation and nothing more,
+ * and its event carries no `_meta` (there is no exported span to link to).
  */
 export function startProducerSpan<T extends ProducedEvent>(
   event: T,
@@ -53,21 +65,14 @@ export function startProducerSpan<T extends ProducedEvent>(
   const parent = options.parent ?? context.active();
   const span = getTracewireTracer(options.tracerProvider).startSpan(
     SPAN_SEND_EVENTS,
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_TRACEWIRE,
-        [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-        [ATTR_MESSAGING_OPERATION_NAME]: 'send',
-        [ATTR_MESSAGING_DESTINATION_NAME]: event.threadId,
-        [ATTR_MESSAGING_DESTINATION_TEMPLATE]: EVENTS_DESTINATION,
-        ...(event.seq === undefined ? {} : { [ATTR_MESSAGING_MESSAGE_ID]: String(event.seq) }),
-        ...(event.type === undefined ? {} : { [ATTR_TRACEWIRE_EVENT_TYPE]: event.type }),
-        ...(event.runId === undefined ? {} : { [ATTR_TRACEWIRE_RUN_ID]: event.runId }),
-      },
-    },
+    { kind: SpanKind.PRODUCER, attributes: STATIC_ATTRIBUTES },
     parent,
   );
+  if (!span.isRecording()) return { span, event };
+  span.setAttribute(ATTR_MESSAGING_DESTINATION_NAME, event.threadId);
+  if (event.seq !== undefined) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, String(event.seq));
+  if (event.type !== undefined) span.setAttribute(ATTR_TRACEWIRE_EVENT_TYPE, event.type);
+  if (event.runId !== undefined) span.setAttribute(ATTR_TRACEWIRE_RUN_ID, event.runId);
   const meta = encodeTraceContext(trace.setSpan(parent, span));
   return { span, event: meta.traceparent ? { ...event, _meta: meta } : event };
 }

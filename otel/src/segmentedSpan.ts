@@ -59,6 +59,8 @@ export function createSegmentedSpan(opts: SegmentedSpanOptions): SegmentedSpan {
 
   const schedule = () => {
     if (!(opts.maxSegmentMs > 0 && Number.isFinite(opts.maxSegmentMs))) return;
+    // An unsampled (or disabled) span is never exported: no segments, no timer held per stream.
+    if (!span.isRecording()) return;
     timer = setTimeout(rotate, opts.maxSegmentMs);
     (timer as { unref?: () => void }).unref?.();
   };

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { writeHeapSnapshot } from 'node:v8';
 import type { ServerCommand, ServerMessage } from '../protocol.js';
 
 /** What a server under test hands to {@link serveBench}. */
@@ -26,9 +27,13 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  // Investigation aid: `BENCH_HEAP_SNAPSHOT=1` writes a heap snapshot at every GC'd stats
+  // request (S3: idle, then with every connection held) into the working directory.
+  const snapshots = process.env['BENCH_HEAP_SNAPSHOT'] === '1';
   process.on('message', (cmd: ServerCommand) => {
     if (cmd.type === 'stats') {
       if (cmd.gc) (globalThis as { gc?: () => void }).gc?.();
+      if (cmd.gc && snapshots) writeHeapSnapshot();
       const cpu = process.cpuUsage();
       send({
         type: 'stats',

@@ -23,11 +23,27 @@ export interface RunEmitter {
 export function createRunEmitter(
   events: EventLog,
   run: Run,
-  onPublished?: (type: string) => void,
+  onPublished?: (type: string, count: number) => void,
 ): RunEmitter {
   let open = true;
   let tail: Promise<unknown> = Promise.resolve();
   let failure: Error | null = null;
+  // Published events are counted here and reported once per turn (and on close): a metric
+  // call per event costs an attribute hash each.
+  const published = new Map<string, number>();
+  let reportScheduled = false;
+  const report = () => {
+    reportScheduled = false;
+    for (const [type, n] of published) onPublished?.(type, n);
+    published.clear();
+  };
+  const countPublished = (type: string) => {
+    if (!onPublished) return;
+    published.set(type, (published.get(type) ?? 0) + 1);
+    if (reportScheduled) return;
+    reportScheduled = true;
+    setImmediate(report);
+  };
   return {
     emit: (body) => {
       if (!open) return Promise.resolve();
@@ -42,9 +58,10 @@ export function createRunEmitter(
       const written = events.append(run.threadId, [event]).then(
         (stored) => {
           const seq = stored[0]?.seq;
-          if (seq !== undefined) span.setAttribute('messaging.message.id', String(seq));
+          if (seq !== undefined && span.isRecording())
+            span.setAttribute('messaging.message.id', String(seq));
           span.end();
-          onPublished?.(draft.type);
+          countPublished(draft.type);
         },
         (err: unknown) => {
           recordSpanError(span, err);
@@ -57,7 +74,9 @@ export function createRunEmitter(
     },
     close: () => {
       open = false;
-      return tail.then(() => undefined);
+      return tail.then(() => {
+        if (reportScheduled) report();
+      });
     },
   };
 }

@@ -248,8 +248,8 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
   async function executeInSpan(entry: ActiveRun, message: Message): Promise<void> {
     const { run, controller, log } = entry;
     const startedAt = performance.now();
-    const emitter = createRunEmitter(events, run, (type) =>
-      opts.metrics?.eventsPublished.add(1, { 'tracewire.event.type': type }),
+    const emitter = createRunEmitter(events, run, (type, count) =>
+      opts.metrics?.eventsPublished.add(count, { 'tracewire.event.type': type }),
     );
     const timer = setTimeout(() => {
       stop(controller, 'TIMEOUT', `The run timed out after ${config.runTimeoutMs} ms`);

@@ -4,13 +4,32 @@ import { middleware } from '../trpc.js';
 const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
   typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 
-/** Re-throws stream errors as TRPCErrors with the mapped code. */
-async function* mapStreamErrors(source: AsyncIterable<unknown>) {
-  try {
-    yield* source;
-  } catch (err) {
-    throw toTRPCError(err);
-  }
+/**
+ * Forwards `source` step by step, re-throwing what it throws as `map(err)`. A plain iterator
+ * rather than an async generator: one promise per event instead of a generator resumption
+ * per wrapper, and `return()` reaches the source even before the first `next()`.
+ */
+export function mapIterableErrors<T>(
+  source: AsyncIterable<T>,
+  map: (err: unknown) => Error,
+): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const it = source[Symbol.asyncIterator]();
+      const rethrow = (err: unknown): never => {
+        throw map(err);
+      };
+      return {
+        next: () => it.next().then(undefined, rethrow),
+        return: (value?: unknown) =>
+          it.return
+            ? it.return(value).then(undefined, rethrow)
+            : Promise.resolve({ done: true, value: value as T }),
+        throw: (err?: unknown) =>
+          it.throw ? it.throw(err).then(undefined, rethrow) : Promise.reject(map(err)),
+      };
+    },
+  };
 }
 
 /**
@@ -22,7 +41,7 @@ export const mapErrors = middleware(async ({ next, type }) => {
   const result = await next();
   if (!result.ok) return { ...result, error: toTRPCError(result.error) };
   if (type === 'subscription' && isAsyncIterable(result.data)) {
-    return { ...result, data: mapStreamErrors(result.data) };
+    return { ...result, data: mapIterableErrors(result.data, toTRPCError) };
   }
   return result;
 });

@@ -3,6 +3,7 @@ import { CallMetaSchema, createRequestId, type CallMeta } from '@tracewire/share
 import type { BaseContext, CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
 import type { Services } from '../services.js';
+import { mapIterableErrors } from './mapErrors.js';
 import { middleware } from '../trpc.js';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -24,14 +25,12 @@ function splitMeta(raw: unknown): { meta: CallMeta; rest: unknown } {
 }
 
 /** Wraps a subscription's iterable so errors raised while streaming carry the request id. */
-async function* tagStreamErrors(source: AsyncIterable<unknown>, requestId: string) {
-  try {
-    yield* source;
-  } catch (err) {
+function tagStreamErrors(source: AsyncIterable<unknown>, requestId: string) {
+  return mapIterableErrors(source, (err) => {
     const e = toTRPCError(err);
     tagRequestId(e, requestId);
-    throw e;
-  }
+    return e;
+  });
 }
 
 /**

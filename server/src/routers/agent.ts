@@ -3,7 +3,53 @@ import { EventsInputSchema, GetRunInputSchema } from '@tracewire/shared';
 import { createAccess } from '../access.js';
 import { streamThread } from '../events/delivery.js';
 import { authedProcedure } from '../procedures.js';
+import type { Services } from '../services.js';
 import { router } from '../trpc.js';
+
+type Protocol = 'websocket' | 'http';
+const TRANSPORT_ATTRS: Record<Protocol, { 'network.protocol.name': Protocol }> = {
+  websocket: { 'network.protocol.name': 'websocket' },
+  http: { 'network.protocol.name': 'http' },
+};
+const deliveredAttrs = new Map<
+  string,
+  { 'tracewire.event.type': string; 'network.protocol.name': Protocol }
+>();
+/** One shared attribute object per (type, transport): no allocation per event. */
+function attrsFor(type: string, protocol: Protocol) {
+  const key = `${protocol}|${type}`;
+  let attrs = deliveredAttrs.get(key);
+  if (!attrs) {
+    attrs = { 'tracewire.event.type': type, 'network.protocol.name': protocol };
+    deliveredAttrs.set(key, attrs);
+  }
+  return attrs;
+}
+
+/**
+ * Counts delivered events in the subscription and reports them once per event-loop turn:
+ * a metric call hashes its attributes, which per event cost more than the delivery itself.
+ * The delivery lag is sampled once per turn, from the oldest event written in it (the
+ * frames of a turn leave together, see the transport's write batching).
+ */
+function createDeliveryMeter(metrics: Services['metrics'], protocol: Protocol) {
+  const counts = new Map<string, number>();
+  let oldestTs = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const [type, n] of counts) metrics.eventsDelivered.add(n, attrsFor(type, protocol));
+    counts.clear();
+    metrics.eventsDeliveryLag.record(Date.now() - oldestTs, TRANSPORT_ATTRS[protocol]);
+  };
+  return (event: { type: string; ts: number }) => {
+    counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
+    if (scheduled) return;
+    scheduled = true;
+    oldestTs = event.ts;
+    setImmediate(flush);
+  };
+}
 
 /** Runs and their event streams. */
 export const agentRouter = router({
@@ -22,7 +68,9 @@ export const agentRouter = router({
     await createAccess(services.store).thread(principal.userId, input.threadId);
     const { delivery } = services.config;
     const { metrics } = services;
-    const transport = { 'network.protocol.name': ctx.transport === 'ws' ? 'websocket' : 'http' };
+    const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
+    const transport = TRANSPORT_ATTRS[protocol];
+    const delivered = createDeliveryMeter(metrics, protocol);
     const stream = streamThread({
       events: services.events,
       threadId: input.threadId,
@@ -50,10 +98,7 @@ export const agentRouter = router({
     metrics.subscriptionsActive.add(1, transport);
     try {
       for await (const { id, event } of stream) {
-        if (event.type !== 'stream_position' && event.type !== 'resync') {
-          metrics.eventsDelivered.add(1, { 'tracewire.event.type': event.type, ...transport });
-          metrics.eventsDeliveryLag.record(Date.now() - event.ts, transport);
-        }
+        if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
         yield tracked(id, event);
       }
     } finally {

@@ -19,39 +19,38 @@ export interface TraceMethodsOptions {
 export function traceMethods<T extends object>(target: T, opts: TraceMethodsOptions): T {
   const tracer = trace.getTracer('@tracewire/server');
   const names = new Set(opts.methods);
-  const cache = new Map<PropertyKey, unknown>();
+  const wrappers = new Map<string, (...args: unknown[]) => unknown>();
+  /** A traced method; it looks the target's method up per call, so later patches apply. */
+  const traced =
+    (name: string) =>
+    (...args: unknown[]) => {
+      const fn = Reflect.get(target, name, target) as (...a: unknown[]) => unknown;
+      if (!trace.getActiveSpan()) return fn.apply(target, args);
+      return tracer.startActiveSpan(
+        `${opts.component}.${name}`,
+        { kind: SpanKind.CLIENT, attributes: { ...opts.attributes, 'db.operation.name': name } },
+        async (span) => {
+          try {
+            return await fn.apply(target, args);
+          } catch (err) {
+            recordSpanError(span, err);
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      );
+    };
   return new Proxy(target, {
     get(t, prop) {
       const value: unknown = Reflect.get(t, prop, t);
       if (typeof value !== 'function') return value;
-      let wrapped = cache.get(prop);
-      if (wrapped) return wrapped;
-      const fn = value as (...args: unknown[]) => unknown;
-      wrapped =
-        typeof prop === 'string' && names.has(prop)
-          ? (...args: unknown[]) => {
-              if (!trace.getActiveSpan()) return fn.apply(t, args);
-              return tracer.startActiveSpan(
-                `${opts.component}.${prop}`,
-                {
-                  kind: SpanKind.CLIENT,
-                  attributes: { ...opts.attributes, 'db.operation.name': prop },
-                },
-                async (span) => {
-                  try {
-                    return await fn.apply(t, args);
-                  } catch (err) {
-                    recordSpanError(span, err);
-                    throw err;
-                  } finally {
-                    span.end();
-                  }
-                },
-              );
-            }
-          : fn.bind(t);
-      cache.set(prop, wrapped);
-      return wrapped;
+      if (typeof prop === 'string' && names.has(prop)) {
+        let wrapper = wrappers.get(prop);
+        if (!wrapper) wrappers.set(prop, (wrapper = traced(prop)));
+        return wrapper;
+      }
+      return (value as (...a: unknown[]) => unknown).bind(t);
     },
   });
 }

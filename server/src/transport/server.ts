@@ -60,6 +60,38 @@ function countAdapterRefusal(limits: Limits, error: { code: string; message: str
 
 const WS_ATTRS = { 'network.protocol.name': 'websocket' };
 
+/** The part of a writable a tick batcher needs (net.Socket, http.ServerResponse). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+  readonly writable: boolean;
+  readonly writableLength: number;
+}
+
+/**
+ * Batches every write a connection makes within one event-loop turn into one syscall:
+ * the first write of a turn corks the stream and one shared `setImmediate` uncorks all
+ * corked streams, so a burst of event frames leaves as one `writev` instead of one each.
+ * Frames are never held past the current turn (no timers), and `bufferedAmount` still
+ * counts corked bytes, so backpressure sees them.
+ */
+function createTickBatcher(): (stream: Corkable) => void {
+  const corked = new Set<Corkable>();
+  const uncorkAll = () => {
+    const list = [...corked];
+    corked.clear();
+    for (const s of list) s.uncork();
+  };
+  return (stream) => {
+    // A stream with bytes already queued is not draining (slow or stalled peer): corking it
+    // gains nothing and only holds more chunks, so its writes go straight through.
+    if (corked.has(stream) || !stream.writable || stream.writableLength > 0) return;
+    if (corked.size === 0) setImmediate(uncorkAll);
+    corked.add(stream);
+    stream.cork();
+  };
+}
+
 /**
  * One `node:http` server: tRPC over HTTP (batch) and SSE at `/trpc`, WebSocket upgrade on
  * the same path, health probes and metrics. Only wiring: no domain logic here.
@@ -70,6 +102,7 @@ export function createTransport(opts: TransportOptions): Transport {
   let stopping = false;
   const connections = createConnectionRegistry(logger);
   const limits = limitsFor(services);
+  const batchTick = createTickBatcher();
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
@@ -78,6 +111,14 @@ export function createTransport(opts: TransportOptions): Transport {
     maxBatchSize: config.http.maxBatchSize,
     createContext: async ({ req, res, info }) => {
       const sse = info.type === 'subscription';
+      if (sse) {
+        // Event frames written in one turn leave in one syscall (see createTickBatcher).
+        const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+        res.write = ((...a: unknown[]) => {
+          batchTick(res);
+          return write(...a);
+        }) as typeof res.write;
+      }
       const ctx = await resolveContext({
         services,
         transport: sse ? 'sse' : 'http',
@@ -219,6 +260,7 @@ export function createTransport(opts: TransportOptions): Transport {
 
   /** Sets up a freshly upgraded socket: limits, auth timeout, frame screening, then tRPC. */
   function accept(ws: WebSocket, req: IncomingMessage): void {
+    corkPerTick(ws);
     const full = connections.countLive() >= config.limits.maxConnections;
     const conn = connections.add(ws);
     services.metrics.connectionsActive.add(1, WS_ATTRS);
@@ -249,6 +291,21 @@ export function createTransport(opts: TransportOptions): Transport {
       onRefusal: (name) => limits.hit(name),
     });
     onConnection(ws, req);
+  }
+
+  /**
+   * Sends made in one turn (tRPC writes one frame per event) are batched into one
+   * `writev`. `ws` does not expose its net.Socket; `_socket` is its documented-in-source
+   * field, used only here and only for cork/uncork.
+   */
+  function corkPerTick(ws: WebSocket): void {
+    const socket = (ws as unknown as { _socket?: Corkable })._socket;
+    if (!socket || typeof socket.cork !== 'function') return;
+    const send = ws.send.bind(ws) as (...a: unknown[]) => void;
+    ws.send = ((...a: unknown[]) => {
+      batchTick(socket);
+      send(...a);
+    }) as typeof ws.send;
   }
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head) => {

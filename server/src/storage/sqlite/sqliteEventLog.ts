@@ -35,7 +35,10 @@ export interface SqliteEventLogOptions {
 /** In-memory copy of a stream row; the log is the only writer of its streams. */
 interface StreamState {
   epoch: string;
+  /** Last seq handed out (may still be pending). */
   headSeq: number;
+  /** Last seq committed and notified: what `head` reports. */
+  committedSeq: number;
   firstSeq: number;
   /** `ts` of the event at `firstSeq` when known (saves a read per batch). */
   oldestTs: number | undefined;
@@ -190,10 +193,14 @@ export class SqliteEventLog implements EventLog {
     }
   }
 
+  /**
+   * Committed events only: pending appends are not flushed here (a reconnect storm would
+   * otherwise commit once per subscriber). A subscriber sees them through its listener,
+   * which is registered before it reads.
+   */
   read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]> {
     try {
       this.#assertOpen();
-      this.#flush();
       if (!(limit >= 1)) return Promise.resolve([]);
       const rows = this.#stmt.read.all(
         threadId,
@@ -206,12 +213,15 @@ export class SqliteEventLog implements EventLog {
     }
   }
 
+  /**
+   * The committed position, without forcing a commit: events still pending reach a
+   * subscriber through its listener (registered first), so head and live tail meet exactly.
+   */
   head(threadId: ThreadId): Promise<StreamHead> {
     try {
       this.#assertOpen();
-      this.#flush();
       const s = this.#state(threadId);
-      return Promise.resolve({ epoch: s.epoch, headSeq: s.headSeq, firstSeq: s.firstSeq });
+      return Promise.resolve({ epoch: s.epoch, headSeq: s.committedSeq, firstSeq: s.firstSeq });
     } catch (err) {
       return Promise.reject(toAppError(err));
     }
@@ -249,7 +259,13 @@ export class SqliteEventLog implements EventLog {
         this.#stmt.deleteAll.run(threadId);
         this.#stmt.resetStream.run(threadId, epoch);
       })();
-      this.#streams.set(threadId, { epoch, headSeq: 0, firstSeq: 1, oldestTs: undefined });
+      this.#streams.set(threadId, {
+        epoch,
+        headSeq: 0,
+        committedSeq: 0,
+        firstSeq: 1,
+        oldestTs: undefined,
+      });
       return Promise.resolve({ epoch, headSeq: 0, firstSeq: 1 });
     } catch (err) {
       return Promise.reject(toAppError(err));
@@ -313,6 +329,7 @@ export class SqliteEventLog implements EventLog {
     const state: StreamState = {
       epoch: row.epoch,
       headSeq: row.head_seq,
+      committedSeq: row.head_seq,
       firstSeq: row.first_seq,
       oldestTs: undefined,
     };
@@ -351,6 +368,10 @@ export class SqliteEventLog implements EventLog {
       this.#logger?.error({ err }, 'event log append failed');
       for (const item of batch) item.reject(error);
       return;
+    }
+    for (const item of batch) {
+      const state = this.#streams.get(item.threadId);
+      if (state) state.committedSeq = item.events[item.events.length - 1]!.seq;
     }
     this.#evictCache();
     this.#notifying = true;
