@@ -5,11 +5,11 @@ import {
   isTerminalEvent,
   type AgentEvent,
 } from '@tracewire/shared';
-import type { AppRouter } from '@tracewire/server';
 import { describe, expect, test } from 'vitest';
 import { collectUntil, type Received } from '../helpers/collect.js';
 import { createPlainClient } from '../helpers/plainClient.js';
 import { plainClientCloseCode } from '../helpers/rawWs.js';
+import { errorOf } from '../helpers/errors.js';
 import { startTestServer } from '../helpers/server.js';
 
 const agentEvents = (all: Received[]): AgentEvent[] =>
@@ -23,16 +23,6 @@ function expectWellFormedRun(events: AgentEvent[]): void {
   expect(terminals).toHaveLength(1);
   expect(isTerminalEvent(events.at(-1)!)).toBe(true);
   for (let i = 1; i < events.length; i++) expect(events[i]!.seq).toBe(events[i - 1]!.seq + 1);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TRPCClientError);
-    return err as TRPCClientError<AppRouter>;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe.each(['ws', 'http+sse'] as const)(

@@ -1,21 +1,12 @@
-import { TRPCClientError } from '@trpc/client';
+import type { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '@tracewire/server';
 import { CLOSE_CODES, INPUT_LIMITS, createClientMessageId } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
 import { waitFor } from '../helpers/collect.js';
 import { createPlainClient } from '../helpers/plainClient.js';
 import { openRawSocket, type RawSocket } from '../helpers/rawWs.js';
+import { errorOf } from '../helpers/errors.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-async function errorOf(p: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TRPCClientError);
-    return err as TRPCClientError<AppRouter>;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** A raw socket authenticated as `user`, proven active by one answered query. */
 async function activeSocket(srv: TestServer, user: string): Promise<RawSocket> {
