@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { TRPCClientError } from '@trpc/client';
 import {
   CLOSE_CODES,
@@ -5,8 +6,8 @@ import {
   isTerminalEvent,
   type AgentEvent,
 } from '@tracewire/shared';
-import { describe, expect, test } from 'vitest';
-import { collectUntil, type Received } from '../helpers/collect.js';
+import { describe, expect, onTestFinished, test } from 'vitest';
+import { collectUntil, sendAndCollect, type Received } from '../helpers/collect.js';
 import { createPlainClient } from '../helpers/plainClient.js';
 import { plainClientCloseCode } from '../helpers/rawWs.js';
 import { errorOf } from '../helpers/errors.js';
@@ -36,20 +37,12 @@ describe.each(['ws', 'http+sse'] as const)(
         transport,
       });
       const thread = await client.trpc.chat.createThread.mutate({ title: 'first' });
-      let runId: string | undefined = undefined;
-      const done = collectUntil(
-        (h) => client.trpc.agent.events.subscribe({ threadId: thread.id }, h),
-        (e) => isTerminalEvent(e) && e.runId === runId,
-      );
-      // The first frame is the position marker: the subscription is live before we send.
-      await new Promise((r) => setTimeout(r, 100));
-      const { message, run } = await client.trpc.chat.send.mutate({
+      const { received: all, runId } = await sendAndCollect(client.trpc, {
         threadId: thread.id,
         content: 'what is 6*7?',
         clientMessageId: createClientMessageId(),
       });
-      runId = run.id;
-      const all = await done;
+      const run = { id: runId };
       expect(all[0]?.data.type).toBe('stream_position');
       const events = agentEvents(all);
       expectWellFormedRun(events);
@@ -70,7 +63,7 @@ describe.each(['ws', 'http+sse'] as const)(
 
       const history = await client.trpc.chat.history.query({ threadId: thread.id });
       expect(history.items.map((m) => m.role)).toEqual(['user', 'assistant']);
-      expect(history.items[0]!.id).toBe(message.id);
+      expect(history.items[0]!.runId).toBe(runId);
       expect(history.items[1]!.content).toBe(answer);
       expect(history.lastEventId).toBe(all.at(-1)!.id);
       const finished = await client.trpc.agent.run.query({ runId: run.id });
@@ -112,26 +105,25 @@ describe.each(['ws', 'http+sse'] as const)(
         transport,
       });
       const thread = await client.trpc.chat.createThread.mutate({});
-      let runId: string | undefined = undefined;
       let cancelled = false;
-      const done = collectUntil(
-        (h) => client.trpc.agent.events.subscribe({ threadId: thread.id }, h),
-        (e) => {
-          if (e.type === 'agent_started' && !cancelled) {
-            cancelled = true;
-            void client.trpc.chat.cancel.mutate({ runId: e.runId });
-          }
-          return isTerminalEvent(e) && e.runId === runId;
+      const { received, runId } = await sendAndCollect(
+        client.trpc,
+        {
+          threadId: thread.id,
+          content: 'slow-run please',
+          clientMessageId: createClientMessageId(),
+        },
+        {
+          onEvent: (e) => {
+            if (e.type === 'agent_started' && !cancelled) {
+              cancelled = true;
+              void client.trpc.chat.cancel.mutate({ runId: e.runId });
+            }
+          },
         },
       );
-      await new Promise((r) => setTimeout(r, 100));
-      const { run } = await client.trpc.chat.send.mutate({
-        threadId: thread.id,
-        content: 'slow-run please',
-        clientMessageId: createClientMessageId(),
-      });
-      runId = run.id;
-      const events = agentEvents(await done);
+      const run = { id: runId };
+      const events = agentEvents(received);
       expectWellFormedRun(events);
       const last = events.at(-1)!;
       expect(last.type === 'agent_error' && last.code).toBe('CANCELLED');
@@ -268,23 +260,15 @@ test('a disconnect does not cancel a run, and a resubscribe resumes exactly afte
 
 test('history and the event log survive a restart on the same SQLite file, and clients resume', async () => {
   const srv1 = await startTestServer({ keepData: true });
+  onTestFinished(() => rmSync(srv1.dataDir, { recursive: true, force: true }));
   const token = await srv1.tokenFor('alice');
   const c1 = createPlainClient({ url: srv1.url, token, transport: 'ws' });
   const thread = await c1.trpc.chat.createThread.mutate({ title: 'persist' });
-  let runId: string | undefined = undefined;
-  const done = collectUntil(
-    (h) => c1.trpc.agent.events.subscribe({ threadId: thread.id }, h),
-    (e) => isTerminalEvent(e) && e.runId === runId,
-  );
-  await new Promise((r) => setTimeout(r, 100));
-  runId = (
-    await c1.trpc.chat.send.mutate({
-      threadId: thread.id,
-      content: '1+1',
-      clientMessageId: createClientMessageId(),
-    })
-  ).run.id;
-  const firstRun = await done;
+  const { received: firstRun, runId } = await sendAndCollect(c1.trpc, {
+    threadId: thread.id,
+    content: '1+1',
+    clientMessageId: createClientMessageId(),
+  });
   const h1 = await c1.trpc.chat.history.query({ threadId: thread.id });
   await c1.close();
   await srv1.stop();

@@ -1,6 +1,7 @@
 import { createServiceCaller, signToken } from '@tracewire/server';
-import { createClientMessageId, isTerminalEvent, type UserId } from '@tracewire/shared';
+import { createClientMessageId, type UserId } from '@tracewire/shared';
 import { expect, test } from 'vitest';
+import { sendAndCollect } from '../helpers/collect.js';
 import { createPlainClient } from '../helpers/plainClient.js';
 import { TEST_AUTH_SECRET, startTestServer } from '../helpers/server.js';
 
@@ -61,31 +62,11 @@ test('another service calls over HTTP with a service token', async () => {
   await using client = createPlainClient({ url: srv.url, token, transport: 'http+sse' });
   const thread = await client.trpc.chat.createThread.mutate({ title: 'nightly' });
   expect(thread.userId).toBe('svc-reports');
-  let runId: string | undefined = undefined;
-  const done = new Promise<string[]>((resolve, reject) => {
-    const seen: string[] = [];
-    const sub = client.trpc.agent.events.subscribe(
-      { threadId: thread.id },
-      {
-        onData: ({ data }) => {
-          seen.push(data.type);
-          if (isTerminalEvent(data) && data.runId === runId) {
-            sub.unsubscribe();
-            resolve(seen);
-          }
-        },
-        onError: reject,
-      },
-    );
+  const { received } = await sendAndCollect(client.trpc, {
+    threadId: thread.id,
+    content: '2+2',
+    clientMessageId: createClientMessageId(),
   });
-  await new Promise((r) => setTimeout(r, 100));
-  runId = (
-    await client.trpc.chat.send.mutate({
-      threadId: thread.id,
-      content: '2+2',
-      clientMessageId: createClientMessageId(),
-    })
-  ).run.id;
-  const seen = await done;
+  const seen = received.map((r) => r.data.type);
   expect(seen.at(-1)).toBe('agent_completed');
 });
