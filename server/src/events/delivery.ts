@@ -105,13 +105,16 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
     let epoch = head.epoch;
     let last = head.headSeq;
 
-    /** The stream was reset under us: the client's position is no longer valid. */
-    async function* epochChanged(): AsyncGenerator<StreamItem> {
+    /**
+     * The position can no longer be continued exactly (the stream was reset, or the
+     * events in between are no longer retained): move to the current head and say so.
+     */
+    async function* resyncAtHead(reason: ResyncReason): AsyncGenerator<StreamItem> {
       const h = await events.head(threadId);
       epoch = h.epoch;
       last = h.headSeq;
-      opts.hooks?.onResync?.('epoch_changed');
-      yield resync(h, 'epoch_changed', threadId);
+      opts.hooks?.onResync?.(reason);
+      yield resync(h, reason, threadId);
     }
 
     /** Events after `last` from the log, page by page, up to `until` (inclusive). */
@@ -120,12 +123,10 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
         const limit = Math.min(pageSize, until - last);
         const page = await events.read(threadId, last, limit);
         for (const e of page) {
-          // Fix: `read` returns the log's *current* epoch. After a reset (new epoch) during a
-          // replay, its events with seq > last are not a continuation of this subscriber's
-          // position: without this check they were sent as if they were (a silent partial
-          // replay of the new epoch). Announce the new epoch with resync instead.
+          // `read` serves the log's current epoch: after a reset during a replay, its events
+          // do not continue this subscriber's position (that would be a partial replay).
           if (e.epoch !== epoch) {
-            yield* epochChanged();
+            yield* resyncAtHead('epoch_changed');
             return;
           }
           if (e.seq <= last) continue;
@@ -169,7 +170,7 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
       }
       const e = live[liveIndex++]!;
       if (e.epoch !== epoch) {
-        yield* epochChanged();
+        yield* resyncAtHead('epoch_changed');
         continue;
       }
       if (e.seq <= last) continue;
@@ -179,10 +180,7 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
         if (e.epoch !== epoch) continue;
         if (last < e.seq - 1 && !closed && !signal.aborted) {
           // The missing events are no longer retained: never skip silently.
-          const h = await events.head(threadId);
-          last = h.headSeq;
-          opts.hooks?.onResync?.('retention');
-          yield resync(h, 'retention', threadId);
+          yield* resyncAtHead('retention');
           continue;
         }
       }
