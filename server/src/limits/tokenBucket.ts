@@ -34,8 +34,10 @@ function takeFrom(state: State, opts: Required<TokenBucketOptions>, cost: number
   return { ok: false, retryAfterMs: Math.ceil(((cost - state.tokens) * 1000) / opts.perSecond) };
 }
 
+const monotonicNow = () => performance.now();
+
 const withDefaults = (o: TokenBucketOptions): Required<TokenBucketOptions> => ({
-  now: () => performance.now(),
+  now: monotonicNow,
   ...o,
 });
 

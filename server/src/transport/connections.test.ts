@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { WebSocket } from 'ws';
+import type { UserId } from '@tracewire/shared';
 import { createConnectionRegistry } from './connections.js';
 
 /** The parts of a `ws` socket the registry touches. */
@@ -46,5 +47,32 @@ describe('connection timers', () => {
     expect(fired).toBe(1);
     expect(socket.closed).toBe(4002);
     expect(registry.countLive()).toBe(0);
+  });
+});
+
+describe('connection counts', () => {
+  test('live and per-user counts follow every transition and close', async () => {
+    const registry = createConnectionRegistry(pino({ level: 'silent' }));
+    const alice = 'usr_alice' as UserId;
+    const [a1, a2, b1] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const c1 = registry.add(a1 as unknown as WebSocket);
+    const c2 = registry.add(a2 as unknown as WebSocket);
+    const c3 = registry.add(b1 as unknown as WebSocket);
+    expect(registry.countLive()).toBe(3);
+    for (const c of [c1, c2, c3]) c.transition('authenticating');
+    c1.assignUser(alice);
+    c2.assignUser(alice);
+    c3.assignUser('usr_bob' as UserId);
+    expect([registry.countForUser(alice), registry.countForUser('usr_bob' as UserId)]).toEqual([
+      2, 1,
+    ]);
+    c1.close(4001, 'bye');
+    // Closing already stops counting (before the socket's close event arrives).
+    expect([registry.countLive(), registry.countForUser(alice)]).toEqual([2, 1]);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(registry.stats().open).toBe(2);
+    a2.emit('close', 1006);
+    expect([registry.countLive(), registry.countForUser(alice)]).toEqual([1, 0]);
+    expect(registry.countForUser('usr_nobody' as UserId)).toBe(0);
   });
 });

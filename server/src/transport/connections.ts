@@ -10,6 +10,9 @@ export type ConnectionState = 'connecting' | 'authenticating' | 'active' | 'clos
 /** setTimeout's longest delay; longer timers are chained. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
+/** A peer that never answers the close handshake is cut after this long. */
+const CLOSE_HANDSHAKE_MS = 3_000;
+
 const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
   connecting: ['authenticating', 'closing', 'closed'],
   authenticating: ['active', 'closing', 'closed'],
@@ -24,7 +27,10 @@ export interface Connection {
   readonly socket: WebSocket;
   readonly openedAt: number;
   readonly state: ConnectionState;
-  userId: UserId | null;
+  /** The verified user, once admitted (see {@link Connection.assignUser}). */
+  readonly userId: UserId | null;
+  /** Records the connection's user (counted per user until it closes). */
+  assignUser(userId: UserId): void;
   /** Backpressure view of the socket for subscriptions. */
   readonly sink: DeliverySink;
   /** Moves to `to`; returns false (and changes nothing) for a transition the machine forbids. */
@@ -61,90 +67,168 @@ export interface ConnectionRegistry {
   stats(): ConnectionStats;
 }
 
-/** Creates the registry; transitions are logged at debug and counted. */
-export function createConnectionRegistry(logger: Logger): ConnectionRegistry {
-  const bySocket = new Map<WebSocket, Connection>();
-  const transitions: Record<string, number> = {};
+/** Options of {@link createConnectionRegistry}. */
+export interface ConnectionRegistryOptions {
+  /** Called once per connection when its socket has closed. */
+  onClosed?: (conn: Connection, code: number) => void;
+}
 
-  const add = (socket: WebSocket): Connection => {
-    let state: ConnectionState = 'connecting';
-    const id = randomUUID();
-    const timers = new Map<string, ReturnType<typeof setTimeout>>();
-    const clearTimer = (name: string) => {
-      const t = timers.get(name);
-      if (t !== undefined) clearTimeout(t);
-      timers.delete(name);
-    };
-    const setTimer = (name: string, ms: number, fn: () => void): void => {
-      clearTimer(name);
-      if (state === 'closing' || state === 'closed') return;
-      const step = Math.min(Math.max(0, ms), MAX_TIMEOUT_MS);
-      const t = setTimeout(() => {
-        timers.delete(name);
-        if (ms > step) setTimer(name, ms - step, fn);
-        else fn();
-      }, step);
-      t.unref();
-      timers.set(name, t);
-    };
-    const conn: Connection = {
-      id,
-      socket,
-      openedAt: Date.now(),
-      userId: null,
-      get state() {
-        return state;
-      },
-      sink: {
-        bufferedAmount: () => socket.bufferedAmount,
-        close: (code, reason) => conn.close(code, reason),
-      },
-      transition(to) {
-        if (!ALLOWED[state].includes(to)) return false;
-        const key = `${state}->${to}`;
-        transitions[key] = (transitions[key] ?? 0) + 1;
-        logger.debug(
-          { connection_id: id, from: state, to, user_id: conn.userId },
-          'connection state',
-        );
-        state = to;
-        if (to === 'closing' || to === 'closed')
-          for (const name of [...timers.keys()]) clearTimer(name);
-        if (to === 'closed') bySocket.delete(socket);
-        return true;
-      },
-      setTimer,
-      clearTimer,
-      close(code, reason) {
-        if (state === 'closing' || state === 'closed') return;
-        conn.transition('closing');
-        socket.close(code, reason);
-        // A peer that never answers the close handshake is cut after a bound.
-        setTimeout(() => socket.terminate(), 3_000).unref();
-      },
-    };
-    bySocket.set(socket, conn);
-    socket.once('close', () => {
-      if (state !== 'closing') conn.transition('closing');
-      conn.transition('closed');
-    });
-    return conn;
+const isLive = (s: ConnectionState) => s !== 'closing' && s !== 'closed';
+
+/** What every connection of one registry shares (counters, logger, index). */
+interface RegistryState {
+  logger: Logger;
+  bySocket: Map<WebSocket, ConnectionImpl>;
+  transitions: Record<string, number>;
+  perUser: Map<UserId, number>;
+  live: number;
+  onClosed: ((conn: Connection, code: number) => void) | undefined;
+}
+
+function countUser(r: RegistryState, userId: UserId, delta: number): void {
+  const n = (r.perUser.get(userId) ?? 0) + delta;
+  if (n > 0) r.perUser.set(userId, n);
+  else r.perUser.delete(userId);
+}
+
+/**
+ * A class rather than a closure per method: tens of thousands of idle connections are held
+ * at once, and per-connection memory is what bounds that (timers are allocated on demand).
+ * The connection is its own {@link DeliverySink}.
+ */
+class ConnectionImpl implements Connection, DeliverySink {
+  readonly id = randomUUID();
+  readonly openedAt = Date.now();
+  #state: ConnectionState = 'connecting';
+  #userId: UserId | null = null;
+  #timers: Map<string, ReturnType<typeof setTimeout>> | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly registry: RegistryState,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get userId(): UserId | null {
+    return this.#userId;
+  }
+
+  get sink(): DeliverySink {
+    return this;
+  }
+
+  bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  assignUser(user: UserId): void {
+    const live = isLive(this.#state);
+    if (this.#userId !== null && live) countUser(this.registry, this.#userId, -1);
+    this.#userId = user;
+    if (live) countUser(this.registry, user, 1);
+  }
+
+  transition(to: ConnectionState): boolean {
+    const from = this.#state;
+    if (!ALLOWED[from].includes(to)) return false;
+    const r = this.registry;
+    const key = `${from}->${to}`;
+    r.transitions[key] = (r.transitions[key] ?? 0) + 1;
+    r.logger.debug({ connection_id: this.id, from, to, user_id: this.#userId }, 'connection state');
+    if (isLive(from) && !isLive(to)) {
+      r.live--;
+      if (this.#userId !== null) countUser(r, this.#userId, -1);
+    }
+    this.#state = to;
+    if (!isLive(to) && this.#timers) {
+      for (const t of this.#timers.values()) clearTimeout(t);
+      this.#timers = undefined;
+    }
+    if (to === 'closed') r.bySocket.delete(this.socket);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (!isLive(this.#state)) return;
+    this.transition('closing');
+    this.socket.close(code, reason);
+    const socket = this.socket;
+    setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
+  }
+
+  setTimer(name: string, ms: number, fn: () => void): void {
+    this.clearTimer(name);
+    if (!isLive(this.#state)) return;
+    const step = Math.min(Math.max(0, ms), MAX_TIMEOUT_MS);
+    const t = setTimeout(() => {
+      this.#timers?.delete(name);
+      if (ms > step) this.setTimer(name, ms - step, fn);
+      else fn();
+    }, step);
+    t.unref();
+    (this.#timers ??= new Map()).set(name, t);
+  }
+
+  clearTimer(name: string): void {
+    const t = this.#timers?.get(name);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.#timers!.delete(name);
+  }
+
+  /** The socket closed: finish the state machine and report it. */
+  onSocketClose(code: number): void {
+    if (this.#state !== 'closing') this.transition('closing');
+    this.transition('closed');
+    this.registry.logger.debug({ connection_id: this.id, code }, 'ws closed');
+    this.registry.onClosed?.(this, code);
+  }
+}
+
+/** The one 'close' listener every socket gets (no closure per connection). */
+function onSocketClose(this: WebSocket, code: number): void {
+  // `ws` emits close once; the registry's map still holds the connection here.
+  const conn = registryOf.get(this)?.bySocket.get(this);
+  registryOf.delete(this);
+  conn?.onSocketClose(code);
+}
+
+const registryOf = new WeakMap<WebSocket, RegistryState>();
+
+/**
+ * Creates the registry; transitions are logged at debug and counted. The live and
+ * per-user counts are kept up to date on every transition, so the limit checks made on
+ * each accept are O(1) (a scan made opening 10,000 connections quadratic).
+ */
+export function createConnectionRegistry(
+  logger: Logger,
+  opts: ConnectionRegistryOptions = {},
+): ConnectionRegistry {
+  const r: RegistryState = {
+    logger,
+    bySocket: new Map(),
+    transitions: {},
+    perUser: new Map(),
+    live: 0,
+    onClosed: opts.onClosed,
   };
 
   return {
-    add,
-    get: (socket) => bySocket.get(socket),
-    all: () => bySocket.values(),
-    countForUser(userId) {
-      let n = 0;
-      for (const c of bySocket.values()) if (c.userId === userId && c.state !== 'closing') n++;
-      return n;
+    add(socket) {
+      const conn = new ConnectionImpl(socket, r);
+      r.bySocket.set(socket, conn);
+      r.live++;
+      registryOf.set(socket, r);
+      socket.once('close', onSocketClose);
+      return conn;
     },
-    countLive() {
-      let n = 0;
-      for (const c of bySocket.values()) if (c.state !== 'closing' && c.state !== 'closed') n++;
-      return n;
-    },
+    get: (socket) => r.bySocket.get(socket),
+    all: () => r.bySocket.values(),
+    countForUser: (userId) => r.perUser.get(userId) ?? 0,
+    countLive: () => r.live,
     stats() {
       const byState: Record<ConnectionState, number> = {
         connecting: 0,
@@ -153,8 +237,8 @@ export function createConnectionRegistry(logger: Logger): ConnectionRegistry {
         closing: 0,
         closed: 0,
       };
-      for (const c of bySocket.values()) byState[c.state]++;
-      return { open: bySocket.size, byState, transitions: { ...transitions } };
+      for (const c of r.bySocket.values()) byState[c.state]++;
+      return { open: r.bySocket.size, byState, transitions: { ...r.transitions } };
     },
   };
 }

@@ -1,21 +1,26 @@
+import { EventEmitter } from 'node:events';
 import { CLOSE_CODES } from '@tracewire/shared';
 import type { WebSocket } from 'ws';
 import type { LimitName } from '../limits/counters.js';
-import { createTokenBucket } from '../limits/tokenBucket.js';
+import { createTokenBucket, type TokenBucket } from '../limits/tokenBucket.js';
 import type { Connection } from './connections.js';
 import { exceedsJsonDepth } from './jsonDepth.js';
 
-/** Options of {@link guardFrames}. */
-export interface FrameGuardOptions {
-  conn: Connection;
+/** Frame limits, the same for every connection of a server (shared, not copied per connection). */
+export interface FrameGuardSettings {
   /** Inbound frames per second (sustained) and burst, per connection. */
   framesPerSecond: number;
   frameBurst: number;
   maxJsonDepth: number;
-  /** The client announced `?connectionParams=1`: its first frame must be that message. */
-  expectsConnectionParams: boolean;
   /** Counts a refusal. */
   onRefusal(name: LimitName): void;
+}
+
+/** Options of {@link guardFrames}. */
+export interface FrameGuardOptions {
+  settings: FrameGuardSettings;
+  /** The client announced `?connectionParams=1`: its first frame must be that message. */
+  expectsConnectionParams: boolean;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -44,35 +49,76 @@ export function isConnectionParamsFrame(text: string): boolean {
  * PROTOCOL_ERROR (4011) for binary frames, over-deep JSON or a malformed first frame.
  * Frames arriving while the connection is closing are dropped too.
  */
-export function guardFrames(ws: WebSocket, opts: FrameGuardOptions): void {
-  const { conn } = opts;
-  const bucket = createTokenBucket({ perSecond: opts.framesPerSecond, burst: opts.frameBurst });
-  let awaitingParams = opts.expectsConnectionParams;
-  const refuse = (name: LimitName, code: number, reason: string): false => {
-    opts.onRefusal(name);
-    conn.close(code, reason);
-    return false;
-  };
+export function guardFrames(ws: WebSocket, conn: Connection, opts: FrameGuardOptions): void {
+  const guard = new FrameGuard(conn, opts.settings, opts.expectsConnectionParams);
+  (ws as GuardedSocket)[GUARD] = guard;
+  ws.emit = guardedEmit as typeof ws.emit;
+}
 
-  const admit = (data: unknown, isBinary: unknown): boolean => {
+const GUARD = Symbol('tracewire.frameGuard');
+type GuardedSocket = WebSocket & { [GUARD]: FrameGuard };
+// Called with the socket as `this` (see guardedEmit).
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const emitUnguarded = EventEmitter.prototype.emit;
+
+/**
+ * `emit` of every guarded socket. tRPC registers its own 'message' listener; screening at
+ * emit is the one place that can drop a frame before any listener runs. One shared
+ * function (the state lives on the socket), not a closure per connection.
+ */
+function guardedEmit(this: GuardedSocket, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'message' && !this[GUARD].admit(args[0], args[1])) return false;
+  return emitUnguarded.call(this, event, ...args);
+}
+
+/** Per-connection screening state: the frame budget and whether the first frame is due. */
+class FrameGuard {
+  readonly #bucket: TokenBucket;
+  #awaitingParams: boolean;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly settings: FrameGuardSettings,
+    expectsConnectionParams: boolean,
+  ) {
+    this.#bucket = createTokenBucket({
+      perSecond: settings.framesPerSecond,
+      burst: settings.frameBurst,
+    });
+    this.#awaitingParams = expectsConnectionParams;
+  }
+
+  #refuse(name: LimitName, code: number, reason: string): false {
+    this.settings.onRefusal(name);
+    this.conn.close(code, reason);
+    return false;
+  }
+
+  admit(data: unknown, isBinary: unknown): boolean {
+    const { conn, settings } = this;
     if (conn.state === 'closing' || conn.state === 'closed') return false;
-    if (!bucket.take().ok) return refuse('frame_rate', CLOSE_CODES.RATE_LIMITED, 'too many frames');
+    if (!this.#bucket.take().ok)
+      return this.#refuse('frame_rate', CLOSE_CODES.RATE_LIMITED, 'too many frames');
     if (isBinary === true || !Buffer.isBuffer(data)) {
-      return refuse('binary_frame', CLOSE_CODES.PROTOCOL_ERROR, 'binary frames are not supported');
+      return this.#refuse(
+        'binary_frame',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        'binary frames are not supported',
+      );
     }
     const text = data.toString('utf8');
     if (text === 'PING' || text === 'PONG') return true;
-    if (exceedsJsonDepth(text, opts.maxJsonDepth)) {
-      return refuse(
+    if (exceedsJsonDepth(text, settings.maxJsonDepth)) {
+      return this.#refuse(
         'json_depth',
         CLOSE_CODES.PROTOCOL_ERROR,
-        `JSON nested deeper than ${opts.maxJsonDepth}`,
+        `JSON nested deeper than ${settings.maxJsonDepth}`,
       );
     }
-    if (awaitingParams) {
-      awaitingParams = false;
+    if (this.#awaitingParams) {
+      this.#awaitingParams = false;
       if (!isConnectionParamsFrame(text)) {
-        return refuse(
+        return this.#refuse(
           'malformed_connection_params',
           CLOSE_CODES.PROTOCOL_ERROR,
           'first frame must be {"method":"connectionParams","data":{…}}',
@@ -80,13 +126,5 @@ export function guardFrames(ws: WebSocket, opts: FrameGuardOptions): void {
       }
     }
     return true;
-  };
-
-  // tRPC registers its own 'message' listener; screening at emit is the one place that can
-  // drop a frame before any listener runs.
-  const emit = ws.emit.bind(ws);
-  ws.emit = ((event: string | symbol, ...args: unknown[]) => {
-    if (event === 'message' && !admit(args[0], args[1])) return false;
-    return emit(event, ...args);
-  }) as typeof ws.emit;
+  }
 }

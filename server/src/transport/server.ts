@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { AppError, CLOSE_CODES } from '@tracewire/shared';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket as WebSocketImpl, WebSocketServer, type WebSocket } from 'ws';
 import { isTokenExpiredError } from '../auth/tokens.js';
 import type { BaseContext } from '../context.js';
 import { limitsFor, type Limits } from '../limits/index.js';
@@ -15,7 +15,8 @@ import {
   type ConnectionRegistry,
 } from './connections.js';
 import { bearerToken, resolveContext } from './context.js';
-import { guardFrames } from './frameGuard.js';
+import { guardFrames, type FrameGuardSettings } from './frameGuard.js';
+import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
 import { isOriginAllowed } from './origin.js';
 
@@ -68,6 +69,15 @@ interface Corkable {
   readonly writableLength: number;
 }
 
+/** Streams corked in the current turn, uncorked together by one `setImmediate`. */
+const corked = new Set<Corkable>();
+
+function uncorkAll(): void {
+  const list = [...corked];
+  corked.clear();
+  for (const s of list) s.uncork();
+}
+
 /**
  * Batches every write a connection makes within one event-loop turn into one syscall:
  * the first write of a turn corks the stream and one shared `setImmediate` uncorks all
@@ -75,21 +85,30 @@ interface Corkable {
  * Frames are never held past the current turn (no timers), and `bufferedAmount` still
  * counts corked bytes, so backpressure sees them.
  */
-function createTickBatcher(): (stream: Corkable) => void {
-  const corked = new Set<Corkable>();
-  const uncorkAll = () => {
-    const list = [...corked];
-    corked.clear();
-    for (const s of list) s.uncork();
-  };
-  return (stream) => {
-    // A stream with bytes already queued is not draining (slow or stalled peer): corking it
-    // gains nothing and only holds more chunks, so its writes go straight through.
-    if (corked.has(stream) || !stream.writable || stream.writableLength > 0) return;
-    if (corked.size === 0) setImmediate(uncorkAll);
-    corked.add(stream);
-    stream.cork();
-  };
+function batchTick(stream: Corkable): void {
+  // A stream with bytes already queued is not draining (slow or stalled peer): corking it
+  // gains nothing and only holds more chunks, so its writes go straight through.
+  if (corked.has(stream) || !stream.writable || stream.writableLength > 0) return;
+  if (corked.size === 0) setImmediate(uncorkAll);
+  corked.add(stream);
+  stream.cork();
+}
+
+type SocketWithInternals = WebSocket & { _socket?: Corkable };
+// Called with the socket as `this` (see corkedSend).
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const wsSend = WebSocketImpl.prototype.send;
+
+/**
+ * `ws.send` for every accepted socket: tRPC writes one frame per event, and frames sent in
+ * one turn leave in one `writev`. `ws` does not expose its net.Socket; `_socket` is its
+ * documented-in-source field, used only here and only for cork/uncork. One shared
+ * function, not a closure per connection.
+ */
+function corkedSend(this: SocketWithInternals, ...args: unknown[]): void {
+  const socket = this._socket;
+  if (socket && typeof socket.cork === 'function') batchTick(socket);
+  (wsSend as (...a: unknown[]) => void).apply(this, args);
 }
 
 /**
@@ -100,9 +119,21 @@ export function createTransport(opts: TransportOptions): Transport {
   const { services } = opts;
   const { config, logger } = services;
   let stopping = false;
-  const connections = createConnectionRegistry(logger);
+  const connections = createConnectionRegistry(logger, {
+    onClosed: () => services.metrics.connectionsActive.add(-1, WS_ATTRS),
+  });
   const limits = limitsFor(services);
-  const batchTick = createTickBatcher();
+  const onRefusal = (name: LimitName) => limits.hit(name);
+  const frameSettings: FrameGuardSettings = {
+    framesPerSecond: config.ws.framesPerSecond,
+    frameBurst: config.ws.frameBurst,
+    maxJsonDepth: config.ws.maxJsonDepth,
+    onRefusal,
+  };
+  /** `ws` itself closes with 1009 for frames over maxPayload; counted here. */
+  const onSocketError = (err: Error & { code?: string }) => {
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') limits.hit('ws_payload_too_large');
+  };
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
@@ -248,7 +279,7 @@ export function createTransport(opts: TransportOptions): Transport {
       conn.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, `at most ${max} connections per user`);
       throw new AppError('TOO_MANY_REQUESTS', `at most ${max} connections per user`);
     }
-    conn.userId = principal.userId;
+    conn.assignUser(principal.userId);
     if (!conn.transition('active')) throw new AppError('UNAVAILABLE', 'connection is closed');
     if (principal.expiresAt !== null) {
       conn.setTimer('expiry', principal.expiresAt - Date.now(), () => {
@@ -260,16 +291,11 @@ export function createTransport(opts: TransportOptions): Transport {
 
   /** Sets up a freshly upgraded socket: limits, auth timeout, frame screening, then tRPC. */
   function accept(ws: WebSocket, req: IncomingMessage): void {
-    corkPerTick(ws);
+    ws.send = corkedSend as WebSocket['send'];
     const full = connections.countLive() >= config.limits.maxConnections;
     const conn = connections.add(ws);
     services.metrics.connectionsActive.add(1, WS_ATTRS);
-    ws.once('close', () => services.metrics.connectionsActive.add(-1, WS_ATTRS));
-    ws.once('close', (code) => logger.debug({ connection_id: conn.id, code }, 'ws closed'));
-    ws.on('error', (err: Error & { code?: string }) => {
-      // `ws` itself closes with 1009 for frames over maxPayload.
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') limits.hit('ws_payload_too_large');
-    });
+    ws.on('error', onSocketError);
     if (full) {
       limits.hit('connections_global');
       conn.close(CLOSE_CODES.TOO_MANY_CONNECTIONS, 'server connection limit reached');
@@ -282,30 +308,11 @@ export function createTransport(opts: TransportOptions): Transport {
       limits.hit('auth_timeout');
       conn.close(CLOSE_CODES.AUTH_TIMEOUT, 'no connectionParams in time');
     });
-    guardFrames(ws, {
-      conn,
-      framesPerSecond: config.ws.framesPerSecond,
-      frameBurst: config.ws.frameBurst,
-      maxJsonDepth: config.ws.maxJsonDepth,
+    guardFrames(ws, conn, {
+      settings: frameSettings,
       expectsConnectionParams: /[?&]connectionParams=1(?:&|$)/.test(req.url ?? ''),
-      onRefusal: (name) => limits.hit(name),
     });
     onConnection(ws, req);
-  }
-
-  /**
-   * Sends made in one turn (tRPC writes one frame per event) are batched into one
-   * `writev`. `ws` does not expose its net.Socket; `_socket` is its documented-in-source
-   * field, used only here and only for cork/uncork.
-   */
-  function corkPerTick(ws: WebSocket): void {
-    const socket = (ws as unknown as { _socket?: Corkable })._socket;
-    if (!socket || typeof socket.cork !== 'function') return;
-    const send = ws.send.bind(ws) as (...a: unknown[]) => void;
-    ws.send = ((...a: unknown[]) => {
-      batchTick(socket);
-      send(...a);
-    }) as typeof ws.send;
   }
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head) => {
