@@ -1,4 +1,59 @@
 import superjson from 'superjson';
 
-/** The wire transformer. Every link and the server must use this same instance's rules. */
-export const transformer = superjson;
+/** The wire form superjson produces: JSON plus annotations when JSON alone is not exact. */
+export interface SerializedValue {
+  json: unknown;
+  meta?: unknown;
+}
+
+/** True when `JSON.parse(JSON.stringify(v))` gives back exactly `v`. Walks without allocating. */
+export function isPlainJson(v: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case 'object': {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v) || !isPlainJson(v[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in v) {
+        if (key === '__proto__' || !isPlainJson((v as Record<string, unknown>)[key], depth + 1))
+          return false;
+      }
+      return true;
+    }
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      return false;
+  }
+}
+
+/**
+ * The wire transformer: superjson's format exactly, with a fast path. Most values (every
+ * streamed delta, every thinking step) are plain JSON, for which superjson's output is
+ * `{ json: value }`; checking that costs a walk, where superjson's walker allocates a path per
+ * node. Anything else (Dates, undefined, Maps, …) goes through superjson. Every link and the
+ * server use this object, so both ends agree on the format.
+ */
+export const transformer = {
+  serialize(value: unknown): SerializedValue {
+    return isPlainJson(value) ? { json: value } : superjson.serialize(value);
+  },
+  deserialize<T = unknown>(payload: SerializedValue): T {
+    // Without annotations there is nothing to revive: the parsed JSON is the value (superjson
+    // would deep-copy it first).
+    if (payload.meta === undefined || payload.meta === null) return payload.json as T;
+    return superjson.deserialize<T>(payload as Parameters<typeof superjson.deserialize>[0]);
+  },
+};
