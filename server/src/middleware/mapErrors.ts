@@ -1,4 +1,5 @@
-import { toTRPCError } from '../errors.js';
+import type { CallContext } from '../context.js';
+import { tagRequestId, toTRPCError } from '../errors.js';
 import { middleware } from '../trpc.js';
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
@@ -35,13 +36,20 @@ export function mapIterableErrors<T>(
 /**
  * Innermost middleware: maps AppError (and anything else thrown) to the right tRPC code
  * right where it happens, so every outer layer (span status, metrics, logs) sees the
- * final code, for calls and for errors raised while a subscription streams.
+ * final code, for calls and for errors raised while a subscription streams. A stream's
+ * errors are tagged with the call's request id here too: one wrapper per subscription.
  */
-export const mapErrors = middleware(async ({ next, type }) => {
+export const mapErrors = middleware(async ({ next, type, ctx }) => {
   const result = await next();
   if (!result.ok) return { ...result, error: toTRPCError(result.error) };
   if (type === 'subscription' && isAsyncIterable(result.data)) {
-    return { ...result, data: mapIterableErrors(result.data, toTRPCError) };
+    const { requestId } = ctx as CallContext;
+    const map = (err: unknown) => {
+      const e = toTRPCError(err);
+      tagRequestId(e, requestId);
+      return e;
+    };
+    return { ...result, data: mapIterableErrors(result.data, map) };
   }
   return result;
 });

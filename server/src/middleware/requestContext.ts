@@ -3,34 +3,24 @@ import { CallMetaSchema, createRequestId, type CallMeta } from '@tracewire/share
 import type { BaseContext, CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
 import type { Services } from '../services.js';
-import { mapIterableErrors } from './mapErrors.js';
 import { middleware } from '../trpc.js';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+/** Built once: zod compiles a parser per schema instance on first use (per call, that is CPU and code memory). */
+const StrictCallMetaSchema = CallMetaSchema.strict();
 
 /** Splits `_meta` off the raw input and validates it (invalid metadata is a BAD_REQUEST). */
 function splitMeta(raw: unknown): { meta: CallMeta; rest: unknown } {
   if (!isPlainObject(raw) || !('_meta' in raw)) return { meta: {}, rest: raw };
   const { _meta, ...rest } = raw;
   if (_meta === undefined) return { meta: {}, rest };
-  const parsed = CallMetaSchema.strict().safeParse(_meta);
+  const parsed = StrictCallMetaSchema.safeParse(_meta);
   if (!parsed.success) {
     throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid _meta', cause: parsed.error });
   }
   return { meta: parsed.data, rest };
-}
-
-/** Wraps a subscription's iterable so errors raised while streaming carry the request id. */
-function tagStreamErrors(source: AsyncIterable<unknown>, requestId: string) {
-  return mapIterableErrors(source, (err) => {
-    const e = toTRPCError(err);
-    tagRequestId(e, requestId);
-    return e;
-  });
 }
 
 /**
@@ -60,9 +50,7 @@ export const requestContext = middleware(async (opts) => {
       tagRequestId(error, requestId);
       return { ...result, error };
     }
-    if (opts.type === 'subscription' && isAsyncIterable(result.data)) {
-      return { ...result, data: tagStreamErrors(result.data, requestId) };
-    }
+    // A stream's errors are mapped and tagged by `mapErrors`, innermost.
     return result;
   } catch (err) {
     // Only invalid `_meta` fails before the call starts: no span, one log line.

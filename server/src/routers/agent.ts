@@ -26,13 +26,16 @@ function attrsFor(type: string, protocol: Protocol) {
   return attrs;
 }
 
+type DeliveryMeter = (event: { type: string; ts: number }) => void;
+
 /**
- * Counts delivered events in the subscription and reports them once per event-loop turn:
- * a metric call hashes its attributes, which per event cost more than the delivery itself.
- * The delivery lag is sampled once per turn, from the oldest event written in it (the
- * frames of a turn leave together, see the transport's write batching).
+ * Counts delivered events and reports them once per event-loop turn: a metric call hashes
+ * its attributes, which per event cost more than the delivery itself. The delivery lag is
+ * sampled once per turn, from the oldest event written in it (the frames of a turn leave
+ * together, see the transport's write batching). One meter per server and transport, shared
+ * by every subscription: nothing is held per subscriber.
  */
-function createDeliveryMeter(metrics: Services['metrics'], protocol: Protocol) {
+function createDeliveryMeter(metrics: Services['metrics'], protocol: Protocol): DeliveryMeter {
   const counts = new Map<string, number>();
   let oldestTs = 0;
   let scheduled = false;
@@ -42,13 +45,26 @@ function createDeliveryMeter(metrics: Services['metrics'], protocol: Protocol) {
     counts.clear();
     metrics.eventsDeliveryLag.record(Date.now() - oldestTs, TRANSPORT_ATTRS[protocol]);
   };
-  return (event: { type: string; ts: number }) => {
+  return (event) => {
     counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
     if (scheduled) return;
     scheduled = true;
     oldestTs = event.ts;
     setImmediate(flush);
   };
+}
+
+const meters = new WeakMap<Services['metrics'], Record<Protocol, DeliveryMeter>>();
+function deliveryMeter(metrics: Services['metrics'], protocol: Protocol): DeliveryMeter {
+  let m = meters.get(metrics);
+  if (!m) {
+    m = {
+      websocket: createDeliveryMeter(metrics, 'websocket'),
+      http: createDeliveryMeter(metrics, 'http'),
+    };
+    meters.set(metrics, m);
+  }
+  return m[protocol];
 }
 
 /** Runs and their event streams. */
@@ -70,7 +86,7 @@ export const agentRouter = router({
     const { metrics } = services;
     const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
     const transport = TRANSPORT_ATTRS[protocol];
-    const delivered = createDeliveryMeter(metrics, protocol);
+    const delivered = deliveryMeter(metrics, protocol);
     const stream = streamThread({
       events: services.events,
       threadId: input.threadId,
