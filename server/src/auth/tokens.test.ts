@@ -1,5 +1,5 @@
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
 import { createAuthenticator, isTokenExpiredError, signToken } from './tokens.js';
 
@@ -15,6 +15,10 @@ async function refusal(p: Promise<unknown>) {
 }
 
 describe('authenticator', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   test('HS256: accepts its own tokens, refuses expired (recognisably), wrong audience and oversized ones', async () => {
     const auth = createAuthenticator({ secret, audience: 'api' });
     const ok = await signToken({ secret, audience: 'api', userId: 'alice' });
@@ -35,6 +39,21 @@ describe('authenticator', () => {
     expect((await refusal(auth.verify('x'.repeat(9000)))).message).toBe(
       'missing or oversized token',
     );
+  });
+
+  test('a verified token is remembered, but never past its expiry', async () => {
+    const auth = createAuthenticator({ secret });
+    const token = await signToken({ secret, userId: 'carol', expiresIn: '120s' });
+    const first = await auth.verify(token);
+    // Remembered: the same principal comes back without a second signature check.
+    expect(await auth.verify(token)).toBe(first);
+    // A tampered copy is a different token: checked, and refused.
+    const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect((await refusal(auth.verify(forged))).code).toBe('UNAUTHORIZED');
+    // Past `exp` the cached entry is dropped and the token is refused as expired.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 121_000 });
+    const late = await refusal(auth.verify(token));
+    expect([late.code, isTokenExpiredError(late)]).toEqual(['UNAUTHORIZED', true]);
   });
 
   test('RS256 with a PEM key; HS256 disabled when asked; unsupported algorithms refused', async () => {

@@ -67,7 +67,17 @@ export function isTokenExpiredError(error: unknown): boolean {
 
 /** Builds the key lookup for the algorithms the options enable. */
 function createKeyResolver(opts: AuthOptions): { algorithms: string[]; resolve: KeyResolver } {
-  const hmac = opts.hs256 !== false && opts.secret ? encoder.encode(opts.secret) : null;
+  // Imported once: jose would import raw secret bytes again on every verification.
+  const hmac =
+    opts.hs256 !== false && opts.secret
+      ? crypto.subtle.importKey(
+          'raw',
+          encoder.encode(opts.secret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['verify'],
+        )
+      : null;
   const jwks = opts.jwksUrl
     ? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: opts.jwksTimeoutMs ?? 5000 })
     : null;
@@ -76,7 +86,7 @@ function createKeyResolver(opts: AuthOptions): { algorithms: string[]; resolve: 
   pem?.catch(() => undefined);
   const algorithms = [...(hmac ? ['HS256'] : []), ...(jwks || pem ? ['RS256'] : [])];
   const resolve: KeyResolver = async (header, token) => {
-    if (header.alg === 'HS256' && hmac) return hmac;
+    if (header.alg === 'HS256' && hmac) return await hmac;
     if (header.alg === 'RS256') {
       if (jwks) return jwks(header, token);
       if (pem) {
@@ -123,10 +133,13 @@ function toAuthError(err: unknown): AppError {
  */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const { algorithms, resolve } = createKeyResolver(opts);
+  const verified = createVerifiedCache();
   return {
     async verify(token) {
       if (!token || token.length > MAX_TOKEN_CHARS)
         throw new AppError('UNAUTHORIZED', 'missing or oversized token');
+      const known = verified.get(token);
+      if (known) return known;
       try {
         const { payload } = await jwtVerify(token, resolve, {
           algorithms,
@@ -136,15 +149,46 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
         const sub = UserIdSchema.safeParse(payload.sub);
         if (!sub.success) throw new AppError('UNAUTHORIZED', 'token has no valid sub claim');
         const svc = typeof payload['svc'] === 'string' ? payload['svc'] : undefined;
-        return {
+        const principal: Principal = Object.freeze({
           userId: sub.data,
           kind: svc ? 'service' : 'user',
           ...(svc ? { service: svc } : {}),
           expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
-        };
+        });
+        verified.set(token, principal);
+        return principal;
       } catch (err) {
         throw toAuthError(err);
       }
+    },
+  };
+}
+
+/** Verified tokens remembered, and for how long (never past the token's own `exp`). */
+const VERIFIED_CACHE_SIZE = 1024;
+const VERIFIED_CACHE_TTL_MS = 60_000;
+
+/**
+ * Remembers recently verified tokens, so a client that reconnects or calls over HTTP again
+ * with the same token skips the signature check. Bounded in size and age; an entry is
+ * never served past the token's expiry. Only successful verifications are kept. The age
+ * bound is how long a token signed by a key removed from the JWKS stays accepted.
+ */
+function createVerifiedCache() {
+  const entries = new Map<string, { principal: Principal; until: number }>();
+  return {
+    get(token: string): Principal | undefined {
+      const hit = entries.get(token);
+      if (!hit) return undefined;
+      const now = Date.now();
+      const { expiresAt } = hit.principal;
+      if (hit.until > now && (expiresAt === null || expiresAt > now)) return hit.principal;
+      entries.delete(token);
+      return undefined;
+    },
+    set(token: string, principal: Principal): void {
+      if (entries.size >= VERIFIED_CACHE_SIZE) entries.delete(entries.keys().next().value!);
+      entries.set(token, { principal, until: Date.now() + VERIFIED_CACHE_TTL_MS });
     },
   };
 }

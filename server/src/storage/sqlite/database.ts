@@ -53,21 +53,43 @@ export function openDatabase(opts: OpenDatabaseOptions): SqliteDatabase {
     sqlite.close();
     throw err;
   }
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { sqlite, db, sync: createSyncExecutor(sqlite) };
+  const prepare = createStatementCache(sqlite);
+  // Kysely's driver prepares every query it runs; handing it the cache makes a repeated
+  // query (every subscription's ownership check, every send) skip SQLite's compiler.
+  const database = { prepare, close: () => sqlite.close() };
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
+  return { sqlite, db, sync: createSyncExecutor(sqlite, prepare) };
 }
 
-/** Builds the synchronous executor with a statement cache keyed by SQL text. */
-export function createSyncExecutor(sqlite: Database.Database): SyncExecutor {
+/** Prepared statements kept per connection; past this many SQL texts the oldest are dropped. */
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * A statement cache keyed by SQL text. Kysely's query shapes are finite, so the cache holds
+ * them all; the bound only guards against a caller that inlines values into SQL.
+ * Streaming (`iterate`) a cached statement would lock it for its other users; nothing here
+ * streams (Kysely only does for `.stream()`).
+ */
+export function createStatementCache(
+  sqlite: Database.Database,
+): (sql: string) => Database.Statement<unknown[]> {
   const cache = new Map<string, Database.Statement<unknown[]>>();
-  const prepare = (sql: string) => {
+  return (sql) => {
     let stmt = cache.get(sql);
     if (!stmt) {
       stmt = sqlite.prepare(sql);
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value!);
       cache.set(sql, stmt);
     }
     return stmt;
   };
+}
+
+/** Builds the synchronous executor on a statement cache keyed by SQL text. */
+export function createSyncExecutor(
+  sqlite: Database.Database,
+  prepare = createStatementCache(sqlite),
+): SyncExecutor {
   return {
     all: <TRow>(q: CompiledQuery<TRow>) => prepare(q.sql).all(...q.parameters) as TRow[],
     first: <TRow>(q: CompiledQuery<TRow>) =>

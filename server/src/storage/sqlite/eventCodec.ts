@@ -1,4 +1,4 @@
-import { transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import { isPlainJson, transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
 import type { Selectable } from 'kysely';
 import type { AgentEventDraft } from '../../events/eventLog.js';
 import type { EventsTable } from './schema.js';
@@ -13,39 +13,6 @@ export interface EncodedEventData {
 
 /** An events row as read back. */
 export type EventRow = Selectable<EventsTable>;
-
-/** True when `JSON.parse(JSON.stringify(v))` gives back exactly `v`. */
-function isPlainJson(v: unknown, depth = 0): boolean {
-  if (depth > 64) return false;
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(v) && !Object.is(v, -0);
-    case 'object': {
-      if (v === null) return true;
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          if (!(i in v) || !isPlainJson(v[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in v) {
-        if (key === '__proto__' || !isPlainJson((v as Record<string, unknown>)[key], depth + 1))
-          return false;
-      }
-      return true;
-    }
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-    case 'undefined':
-      return false;
-  }
-}
 
 /**
  * Encodes the fields an event has beyond the columns. Plain JSON when that is exact (the
@@ -90,7 +57,7 @@ export function decodeEvent(row: EventRow): AgentEvent {
     row.data_meta === null
       ? (json as Record<string, unknown>)
       : transformer.deserialize<Record<string, unknown>>({
-          json: json as never,
+          json: json,
           meta: JSON.parse(row.data_meta) as never,
         });
   return {
