@@ -30,6 +30,9 @@ async function connect(ctx: ClientContext): Promise<TracewireBenchClient> {
     url: `http://127.0.0.1:${args.port}`,
     token: await userToken(args.secret, `bench-${args.offset + ctx.index}`),
     WebSocket,
+    // One connection per client for calls and events, as every peer here has (the SDK's
+    // default, 'ws+http', adds an HTTP keep-alive connection for mutations).
+    transport: 'ws',
     retry: RETRY,
     onConnectionStateChange: (c) => {
       if (c.state !== 'pending') return;
