@@ -11,6 +11,8 @@ export interface RunEmitter {
    * committed: the log commits in order, in batches. A failed write makes the next emit reject.
    */
   emit: (body: EventBody) => Promise<void>;
+  /** Resolves once every event accepted so far is committed and handed to subscribers. */
+  settled: () => Promise<void>;
   /** Stops accepting events; resolves once every accepted event is written. */
   close: () => Promise<void>;
 }
@@ -72,6 +74,7 @@ export function createRunEmitter(
       tail = written;
       return Promise.resolve();
     },
+    settled: () => tail.then(() => undefined),
     close: () => {
       open = false;
       return tail.then(() => {

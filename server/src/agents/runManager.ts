@@ -1,3 +1,4 @@
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { setMaxListeners } from 'node:events';
 import {
   recordSpanError,
@@ -208,6 +209,12 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     if (running.status !== 'running')
       return { kind: 'skipped', reason: `run is ${running.status}` };
     await emitter.emit({ type: 'agent_started', agent: agent.name, messageId: message.id });
+    // Clients see `agent_started` before the agent's first step runs, not with its first
+    // batch: wait for the commit (subscribers are notified in it), then one macrotask, in
+    // which the transport's per-turn write batch leaves. A failed write surfaces at the
+    // next emit, as for every event.
+    await emitter.settled().catch(() => undefined);
+    await nextMacrotask();
 
     const handle = createRunContext({
       run: running,

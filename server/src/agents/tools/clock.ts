@@ -3,14 +3,24 @@ import { z } from 'zod';
 import { defineTool } from '../define.js';
 import { fromSync } from './fromSync.js';
 
+/** Formatters by zone: building one costs ~0.4 ms, formatting with it microseconds. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const MAX_FORMATTERS = 64;
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, dateStyle: 'full', timeStyle: 'long' });
+    if (formatters.size >= MAX_FORMATTERS) formatters.clear();
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
 /** Formats `date` in `timeZone`; throws BAD_REQUEST for a zone Intl does not know. */
 function formatIn(date: Date, timeZone: string): string {
   try {
-    return new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      dateStyle: 'full',
-      timeStyle: 'long',
-    }).format(date);
+    return formatterFor(timeZone).format(date);
   } catch (error) {
     if (error instanceof RangeError) {
       throw new AppError('BAD_REQUEST', `Unknown time zone "${timeZone}"`, { cause: error });
