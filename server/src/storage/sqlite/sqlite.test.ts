@@ -181,6 +181,51 @@ describe('SQLite storage', () => {
     expect(seqs(next)).toEqual([5]);
   });
 
+  test('keeps the stream position across reopen after retention deleted every event', async () => {
+    using tmp = tempDir();
+    const file = path.join(tmp.dir, 'data.db');
+    const threadId = createThreadId();
+    const first = await openSqliteStorage({ file, logger, retention: { maxAgeMs: 1_000 } });
+    await first.events.append(threadId, deltaDrafts({ threadId, n: 3 }));
+    expect(first.events.prune(Date.now() + 5_000)).toBe(1);
+    const head = await first.events.head(threadId);
+    expect(head).toMatchObject({ headSeq: 3, firstSeq: 4 });
+    await first.close();
+
+    const second = await openSqliteStorage({ file, logger, retention: { maxAgeMs: 1_000 } });
+    try {
+      // The events are gone; the position is not: seq never restarts within an epoch.
+      expect(await second.events.head(threadId)).toEqual(head);
+      const next = await second.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+      expect(next.map((e) => [e.epoch, e.seq])).toEqual([[head.epoch, 4]]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('a second writer on the same file cannot fork a stream: its append fails', async () => {
+    using tmp = tempDir();
+    const file = path.join(tmp.dir, 'data.db');
+    const threadId = createThreadId();
+    const a = await openSqliteStorage({ file, logger });
+    const b = await openSqliteStorage({ file, logger });
+    try {
+      await a.events.head(threadId);
+      await b.events.head(threadId);
+      await a.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+      // `b` still believes the stream is empty: its seq 1 is taken, so the batch is refused.
+      const refused = await b.events.append(threadId, deltaDrafts({ threadId, n: 1 })).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(refused).toMatchObject({ code: 'INTERNAL' });
+      expect(seqs(await a.events.read(threadId, 0, 10))).toEqual([1, 2]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('starts a new epoch with seq from 1 when a stream is reset', async () => {
     await using storage = await openTestStorage();
     const threadId: ThreadId = createThreadId();

@@ -63,9 +63,11 @@ const SQL = {
     'insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1) on conflict (thread_id) do nothing',
   insertEvent:
     'insert into events (thread_id, seq, epoch, type, run_id, ts, data, data_meta) values (?, ?, ?, ?, ?, ?, ?, ?)',
-  // Guarded: fails (0 changes) if anything else moved the head, instead of forking the stream.
-  advanceHead: 'update streams set head_seq = ? where thread_id = ? and head_seq = ?',
-  setFirst: 'update streams set first_seq = ? where thread_id = ?',
+  // The last seq stored in the current epoch: with `streams.head_seq`, the stream's head.
+  lastStored: 'select seq, epoch from events where thread_id = ? order by seq desc limit 1',
+  // Records the head with the new first seq: once a prefix is deleted (possibly every event),
+  // the events table alone no longer tells where the stream ended.
+  setFirst: 'update streams set first_seq = ?, head_seq = max(head_seq, ?) where thread_id = ?',
   deleteBefore: 'delete from events where thread_id = ? and seq < ?',
   tsAt: 'select ts from events where thread_id = ? and seq = ?',
   firstSince: 'select min(seq) as seq from events where thread_id = ? and seq >= ? and ts >= ?',
@@ -292,7 +294,7 @@ export class SqliteEventLog implements EventLog {
         const row = this.#stmt.firstSince.get(s.thread_id, s.first_seq, cutoff) as {
           seq: number | null;
         };
-        this.#setFirst(s.thread_id, row.seq ?? s.head_seq + 1);
+        this.#setFirst(s.thread_id, row.seq ?? this.#state(s.thread_id).committedSeq + 1);
       }
       return expired.length;
     })();
@@ -326,10 +328,12 @@ export class SqliteEventLog implements EventLog {
         first_seq: number;
       };
     }
+    const last = this.#stmt.lastStored.get(threadId) as { seq: number; epoch: string } | undefined;
+    const head = last?.epoch === row.epoch ? Math.max(row.head_seq, last.seq) : row.head_seq;
     const state: StreamState = {
       epoch: row.epoch,
-      headSeq: row.head_seq,
-      committedSeq: row.head_seq,
+      headSeq: head,
+      committedSeq: head,
       firstSeq: row.first_seq,
       oldestTs: undefined,
     };
@@ -384,24 +388,22 @@ export class SqliteEventLog implements EventLog {
     if (this.#pending.length > 0) this.#schedule();
   }
 
-  /** The body of the batch transaction. */
+  /**
+   * The body of the batch transaction: the events only. The head is not rewritten per
+   * append (that doubled the pages each commit wrote): it is the highest stored seq, and
+   * `streams.head_seq` is brought up to date whenever a prefix is deleted. Two writers on one
+   * file cannot fork a stream either way: the second insert of a (thread, seq) fails the batch.
+   */
   #write(batch: PendingAppend[]): void {
-    const touched = new Map<string, { expected: number; head: number }>();
+    const touched = new Set<string>();
     for (const item of batch) {
       for (const row of item.rows) this.#stmt.insertEvent.run(...row);
-      const first = item.events[0]!.seq;
-      const last = item.events[item.events.length - 1]!.seq;
-      const t = touched.get(item.threadId);
-      if (t) t.head = last;
-      else touched.set(item.threadId, { expected: first - 1, head: last });
+      touched.add(item.threadId);
     }
+    if (this.#retention.maxEventsPerThread === undefined && this.#retention.maxAgeMs === undefined)
+      return;
     const now = Date.now();
-    for (const [threadId, t] of touched) {
-      if (this.#stmt.advanceHead.run(t.head, threadId, t.expected).changes !== 1) {
-        throw new AppError('INTERNAL', `stream ${threadId} was moved by another writer`);
-      }
-      this.#retain(threadId, now);
-    }
+    for (const threadId of touched) this.#retain(threadId, now);
   }
 
   /** Applies the retention limits to one stream after an append (inside the batch). */
@@ -431,7 +433,7 @@ export class SqliteEventLog implements EventLog {
   /** Cuts the stream's prefix below `first` (never a hole in the middle). */
   #setFirst(threadId: string, first: number): void {
     this.#stmt.deleteBefore.run(threadId, first);
-    this.#stmt.setFirst.run(first, threadId);
+    this.#stmt.setFirst.run(first, first - 1, threadId);
     const state = this.#streams.get(threadId);
     if (state) {
       state.firstSeq = first;
