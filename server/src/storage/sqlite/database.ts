@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
+import type { Logger } from 'pino';
+import { startCheckpointer } from './checkpointer.js';
 import type { DatabaseSchema } from './schema.js';
 
 /** Options for {@link openDatabase}. */
@@ -10,6 +12,9 @@ export interface OpenDatabaseOptions {
   file: string;
   /** How long a writer waits for a lock held by another connection. @default 5000 */
   busyTimeoutMs?: number;
+  /** Checkpoint the WAL from a worker thread (see {@link startCheckpointer}). @default true for files */
+  checkpointInWorker?: boolean;
+  logger?: Logger | undefined;
 }
 
 /**
@@ -33,6 +38,8 @@ export interface SqliteDatabase {
   sqlite: Database.Database;
   db: Kysely<DatabaseSchema>;
   sync: SyncExecutor;
+  /** Stops the checkpoint thread and closes the connection (idempotent). */
+  close(): Promise<void>;
 }
 
 /**
@@ -58,7 +65,19 @@ export function openDatabase(opts: OpenDatabaseOptions): SqliteDatabase {
   // query (every subscription's ownership check, every send) skip SQLite's compiler.
   const database = { prepare, close: () => sqlite.close() };
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
-  return { sqlite, db, sync: createSyncExecutor(sqlite, prepare) };
+  const checkpointer =
+    opts.file !== ':memory:' && opts.checkpointInWorker !== false
+      ? startCheckpointer({ file: opts.file, sqlite, logger: opts.logger })
+      : null;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      if (sqlite.open) sqlite.close();
+      await checkpointer?.stop();
+    })();
+    return closing;
+  };
+  return { sqlite, db, sync: createSyncExecutor(sqlite, prepare), close };
 }
 
 /** Prepared statements kept per connection; past this many SQL texts the oldest are dropped. */

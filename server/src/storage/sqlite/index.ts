@@ -39,16 +39,16 @@ export interface SqliteStorage {
  * await storage.close();
  */
 export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<SqliteStorage> {
-  const database = openDatabase({ file: opts.file });
+  const database = openDatabase({ file: opts.file, logger: opts.logger });
   try {
     await migrateToLatest(database.db, opts.logger);
   } catch (err) {
-    database.sqlite.close();
+    await database.close();
     throw err;
   }
   let users = 2;
   const release = () => {
-    if (--users === 0) database.sqlite.close();
+    if (--users === 0) void database.close();
   };
   const store = new SqliteChatStore({ database, onClose: release });
   let events: SqliteEventLog;
@@ -60,7 +60,7 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
       onClose: release,
     });
   } catch (err) {
-    database.sqlite.close();
+    await database.close();
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -68,7 +68,10 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
     store,
     events,
     close: () => {
-      closing ??= events.close().then(() => store.close());
+      closing ??= events
+        .close()
+        .then(() => store.close())
+        .then(() => database.close());
       return closing;
     },
   };

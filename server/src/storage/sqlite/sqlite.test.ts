@@ -20,6 +20,7 @@ import {
 } from '../../events/eventLog.contract.js';
 import { describeChatStoreContract } from '../chatStore.contract.js';
 import { openSqliteStorage, type SqliteStorage, type SqliteStorageOptions } from './index.js';
+import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 
@@ -105,6 +106,33 @@ describe('SQLite storage', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('checkpoints the WAL from its worker thread, not on commit', async () => {
+    using tmp = tempDir();
+    const file = path.join(tmp.dir, 'data.db');
+    const database = openDatabase({ file, logger });
+    try {
+      expect(database.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      database.sqlite.exec('create table filler (v text)');
+      const before = fs.statSync(file).size;
+      const insert = database.sqlite.prepare('insert into filler values (?)');
+      database.sqlite.transaction(() => {
+        for (let i = 0; i < 500; i++) insert.run('x'.repeat(1000));
+      })();
+      // Only the worker can have copied these pages from the WAL into the database file.
+      const deadline = Date.now() + 5_000;
+      while (fs.statSync(file).size <= before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(fs.statSync(file).size).toBeGreaterThan(before + 400_000);
+    } finally {
+      await database.close();
+    }
+    // After close the WAL is gone and every row is in the file.
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare('select count(*) as n from filler').get()).toEqual({ n: 500 });
+    reopened.close();
   });
 
   test('runs migrations once and skips them on every later open', async () => {
