@@ -167,10 +167,13 @@ export async function measure(
       loads.forEach((l) => l.send({ type: 'stop' }));
     } else {
       const before = await stats();
-      loads.forEach((l) => l.send({ type: 'go' }));
+      const startDelayMs = plan.startDelayMs ?? 0;
+      const startAt = Date.now() + startDelayMs;
+      loads.forEach((l) => l.send({ type: 'go', ...(startDelayMs ? { startAt } : {}) }));
       let droppedAt = 0;
-      if (plan.dropAfterMs) {
-        await new Promise((r) => setTimeout(r, plan.dropAfterMs));
+      const dropAfterMs = plan.dropAfterMs;
+      if (dropAfterMs) {
+        await new Promise((r) => setTimeout(r, startDelayMs + dropAfterMs));
         server.send({ type: 'drop' });
         const dropped = await server.waitFor('dropped', 10_000);
         droppedAt = dropped.at;

@@ -33,8 +33,9 @@ export async function produce(opts: ProduceOptions): Promise<number> {
     }
   } else if (params.mode === 'rate') {
     const period = 1000 / params.perSecond;
-    // A random phase per stream, so a thousand streams do not all fire in the same millisecond.
-    const start = Date.now() + Math.random() * period;
+    // A random phase per stream, so a thousand streams do not all fire in the same millisecond;
+    // all streams of a run begin at `startAt` when given.
+    const start = Math.max(Date.now(), params.startAt ?? 0) + Math.random() * period;
     while (seq < params.count && !signal?.aborted) {
       const wait = start + seq * period - Date.now();
       if (wait > 0) await sleep(wait);

@@ -18,6 +18,12 @@ export interface ScenarioPlan {
   timeoutMs: number;
   /** S4: drop every connection this long after the streams start. */
   dropAfterMs?: number;
+  /**
+   * Rate mode: streams are asked to start at `go` and all begin producing this long after it,
+   * so that setting up a thousand streams (a `chat.send` each for Tracewire) is not counted as
+   * event latency. The same for every system.
+   */
+  startDelayMs?: number;
   /** S5: sequential chat turns. */
   turns?: number;
   /** Extra environment for the Tracewire servers. */
@@ -49,6 +55,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
       title: `latency under load: 1,000 clients × 10 events/s for ${full ? 60 : 5} s`,
       clients: 1000,
       params: { mode: 'rate', count: full ? 600 : 50, perSecond: 10 },
+      startDelayMs: 2_000,
       procs: 1,
       connectConcurrency: 100,
       connectTimeoutMs: 60_000,
@@ -72,6 +79,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
       title: `reconnect storm: 1,000 clients × 10 events/s for ${full ? 30 : 8} s, all sockets cut at once after ${full ? 10 : 3} s`,
       clients: 1000,
       params: { mode: 'rate', count: full ? 300 : 80, perSecond: 10 },
+      startDelayMs: 2_000,
       procs: 1,
       connectConcurrency: 100,
       connectTimeoutMs: 60_000,

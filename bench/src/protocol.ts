@@ -17,7 +17,13 @@ export type SystemName = (typeof SYSTEMS)[number];
 /** How one stream produces: as fast as accepted for a duration, `count` events at a rate, or nothing. */
 export type StreamParams =
   | { mode: 'flood'; durationMs: number }
-  | { mode: 'rate'; count: number; perSecond: number }
+  | {
+      mode: 'rate';
+      count: number;
+      perSecond: number;
+      /** Epoch ms at which every stream begins (set at `go`), so stream set-up is not latency. */
+      startAt?: number;
+    }
   | { mode: 'idle' };
 
 /** The benchmark event: the wire shape of a Tracewire `message_delta`. */
@@ -82,7 +88,7 @@ export interface LoadArgs {
 }
 
 /** Orchestrator → load generator. */
-export type LoadCommand = { type: 'go' } | { type: 'stop' };
+export type LoadCommand = { type: 'go'; startAt?: number } | { type: 'stop' };
 /** Load generator → orchestrator. */
 export type LoadMessage =
   { type: 'connected'; connectMs: number; failed: number } | { type: 'result'; result: LoadResult };

@@ -153,6 +153,9 @@ export async function runLoad(
   const cmd = await nextCommand();
   if (cmd.type === 'go') {
     result.startedAt = Date.now();
+    // Every client of every process starts its stream with the same `startAt`.
+    if (cmd.startAt !== undefined && args.params.mode === 'rate')
+      args.params = { ...args.params, startAt: cmd.startAt };
     if (body) {
       await body(clients, result).catch(fail);
     } else {
