@@ -64,7 +64,7 @@ export type {
   TracingMiddlewareCall,
   TracingMiddlewareOptions,
 } from './serverMiddleware.js';
-export { createSegmentedSpan, traceAsyncIterable } from './segmentedSpan.js';
+export { bindActiveContext, createSegmentedSpan, traceAsyncIterable } from './segmentedSpan.js';
 export type { SegmentedSpan, SegmentedSpanOptions } from './segmentedSpan.js';
 export {
   REQUEST_ID_CONTEXT_KEY,

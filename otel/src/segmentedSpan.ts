@@ -9,8 +9,21 @@
  * @module
  */
 import type { Attributes, Context, Link, Span, SpanKind, Tracer } from '@opentelemetry/api';
-import { context, trace } from '@opentelemetry/api';
+import { context, createContextKey, trace } from '@opentelemetry/api';
 import { ATTR_TRACEWIRE_SPAN_SEGMENT } from './semconv.js';
+
+const LIVE_SEGMENT = createContextKey('tracewire.liveSegment');
+
+/**
+ * Captures the active context for later use from code that resumes outside it (a generator
+ * resumed by a transport). Inside a segmented span it follows the span's current segment.
+ * Returns a runner: `bind(() => work())` runs `work` in that context.
+ */
+export function bindActiveContext(): <T>(fn: () => T) => T {
+  const active = context.active();
+  const live = active.getValue(LIVE_SEGMENT) as (() => Context) | undefined;
+  return (fn) => context.with(live ? live() : active, fn);
+}
 
 /** Options for {@link createSegmentedSpan}. */
 export interface SegmentedSpanOptions {
@@ -54,7 +67,10 @@ export function createSegmentedSpan(opts: SegmentedSpanOptions): SegmentedSpan {
       opts.parent,
     );
   let span = open(opts.links ?? []);
-  let ctx = trace.setSpan(opts.parent, span);
+  // The context also carries a getter of the live segment's context (see bindActiveContext).
+  const live = (): Context => ctx;
+  const withSpan = (s: Span) => trace.setSpan(opts.parent, s).setValue(LIVE_SEGMENT, live);
+  let ctx = withSpan(span);
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   const schedule = () => {
@@ -76,7 +92,7 @@ export function createSegmentedSpan(opts: SegmentedSpanOptions): SegmentedSpan {
         attributes: { 'tracewire.link.kind': 'previous_segment' },
       },
     ]);
-    ctx = trace.setSpan(opts.parent, span);
+    ctx = withSpan(span);
     schedule();
   }
   schedule();
@@ -108,10 +124,12 @@ export function createSegmentedSpan(opts: SegmentedSpanOptions): SegmentedSpan {
 /**
  * Wraps `source` so every `next()`/`return()`/`throw()` runs inside `getContext()`, and calls
  * `onEnd` exactly once when the stream completes, fails, or is closed by the consumer.
+ * With `getContext` null the steps run as they are called (the source binds its own work,
+ * see {@link bindActiveContext}): entering a context costs microseconds per streamed event.
  */
 export function traceAsyncIterable<T>(
   source: AsyncIterable<T>,
-  getContext: () => Context,
+  getContext: (() => Context) | null,
   onEnd: (err?: unknown) => void,
 ): AsyncIterable<T> {
   let finished = false;
@@ -122,16 +140,27 @@ export function traceAsyncIterable<T>(
   };
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
-      const it = context.with(getContext(), () => source[Symbol.asyncIterator]());
-      const step = async (run: () => Promise<IteratorResult<T>>): Promise<IteratorResult<T>> => {
+      const enter = getContext
+        ? <R>(fn: () => R): R => context.with(getContext(), fn)
+        : <R>(fn: () => R): R => fn();
+      const it = enter(() => source[Symbol.asyncIterator]());
+      const settle = (r: IteratorResult<T>) => {
+        if (r.done) finish();
+        return r;
+      };
+      const fail = (err: unknown): never => {
+        finish(err);
+        throw err;
+      };
+      // Not an async function: one promise per step (this runs once per streamed event).
+      const step = (run: () => Promise<IteratorResult<T>>): Promise<IteratorResult<T>> => {
+        let pending: Promise<IteratorResult<T>>;
         try {
-          const r = await context.with(getContext(), run);
-          if (r.done) finish();
-          return r;
+          pending = enter(run);
         } catch (err) {
-          finish(err);
-          throw err;
+          return Promise.reject(err as Error).then(undefined, fail);
         }
+        return pending.then(settle, fail);
       };
       return {
         next: () => step(() => it.next()),

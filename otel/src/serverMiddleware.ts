@@ -62,6 +62,12 @@ export interface TracingMiddlewareOptions<TCtx> {
   getTransport?: (ctx: TCtx) => TracewireTransport | null | undefined;
   /** Cap of one subscription span segment before it is ended and re-opened (linked). @default 300000 */
   maxSubscriptionSpanMs?: number;
+  /**
+   * Run every step of a subscription's iterator inside its span (so spans its work starts
+   * nest under it). Set false when the subscriptions bind their own work with
+   * `bindActiveContext` (cheaper per event). @default true
+   */
+  contextPerStep?: boolean;
   /** When given, records `rpc.server.call.duration` and `tracewire.subscriptions.active`. */
   metrics?: Pick<TracewireMetrics, 'rpcServerCallDuration' | 'subscriptionsActive'>;
 }
@@ -180,7 +186,7 @@ export function createTracingMiddleware<TCtx>(options: TracingMiddlewareOptions<
       options.metrics?.subscriptionsActive.add(1, active);
       const data = traceAsyncIterable(
         result.data,
-        () => seg.context,
+        options.contextPerStep === false ? null : () => seg.context,
         (err) => {
           options.metrics?.subscriptionsActive.add(-1, active);
           finish(isCancellation(err, opts.signal) ? undefined : err);

@@ -16,6 +16,9 @@ const tracing = createTracingMiddleware<CallContext>({
   getMeta: (ctx) => ctx.meta,
   isTrusted: (ctx) => ctx.principal !== null,
   getTransport: (ctx) => (ctx.transport === 'ws' ? 'websocket' : 'http'),
+  // agent.events binds its log reads to its span itself (bindActiveContext): no context
+  // switch per delivered event.
+  contextPerStep: false,
 });
 
 /** Every procedure starts here: request id, logger, `_meta` handling, error mapping. */

@@ -177,6 +177,19 @@ describe.each(['ws', 'http+sse'] as const)('one chat turn over %s', (transport) 
         consumers.some((c) => c.links?.some((l) => l.spanId === s.spanId)),
     );
     expect(subscription, 'CLIENT agent.events span linked from consumers').toBeDefined();
+    // The subscription's own work (ownership check, stream head) nests under its SERVER span,
+    // although the transport resumes the stream outside it.
+    const serverSub = spans.find(
+      (s) =>
+        s.name === 'agent.events' &&
+        s.kind === OTLP.SERVER &&
+        s.parentSpanId === subscription!.spanId,
+    );
+    expect(serverSub, 'SERVER agent.events span under the CLIENT one').toBeDefined();
+    const subChildren = spans
+      .filter((s) => s.parentSpanId === serverSub!.spanId)
+      .map((s) => s.name);
+    expect(subChildren).toEqual(expect.arrayContaining(['chat_store.getThread', 'event_log.head']));
     for (const c of consumers) {
       expect(c.service).toBe('tracewire-client');
       const parent = ids.get(c.parentSpanId!);

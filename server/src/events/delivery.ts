@@ -35,6 +35,11 @@ export interface StreamThreadOptions {
   bufferEvents?: number;
   /** Backpressure against the connection; none for in-process callers. */
   flow?: FlowControl | undefined;
+  /**
+   * Runs the stream's reads of the log (head, backfill pages) in the subscriber's context,
+   * e.g. its trace span: the generator resumes in whatever context its consumer has.
+   */
+  inContext?: <T>(fn: () => T) => T;
   hooks?: DeliveryHooks;
 }
 
@@ -63,7 +68,14 @@ export function planStart(head: StreamHead, lastEventId: string | null | undefin
  * a connection stuck there is closed with SLOW_CONSUMER and resumes on reconnect.
  */
 export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<StreamItem> {
-  const { events, threadId, signal, flow } = opts;
+  const { threadId, signal, flow } = opts;
+  const inContext = opts.inContext ?? (<T>(fn: () => T) => fn());
+  const log = opts.events;
+  const events = {
+    head: (id: ThreadId) => inContext(() => log.head(id)),
+    read: (id: ThreadId, after: number, limit: number) =>
+      inContext(() => log.read(id, after, limit)),
+  };
   const pageSize = opts.pageSize ?? 500;
   const bufferEvents = opts.bufferEvents ?? 1024;
   let live: AgentEvent[] = [];
@@ -78,7 +90,7 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
     wake = null;
     w?.();
   };
-  const unsubscribe = events.subscribe(threadId, (e) => {
+  const unsubscribe = log.subscribe(threadId, (e) => {
     if (overflowed || closed) return;
     if (live.length - liveIndex >= bufferEvents) {
       overflowed = true;

@@ -16,17 +16,17 @@ export function releaseOnEnd<T>(source: AsyncIterable<T>, release: () => void): 
   return {
     [Symbol.asyncIterator]() {
       const it = source[Symbol.asyncIterator]();
+      const settle = (r: IteratorResult<T>) => {
+        if (r.done) release();
+        return r;
+      };
+      const fail = (err: unknown): never => {
+        release();
+        throw err;
+      };
       return {
-        async next() {
-          try {
-            const r = await it.next();
-            if (r.done) release();
-            return r;
-          } catch (err) {
-            release();
-            throw err;
-          }
-        },
+        // Not async: one promise per streamed event.
+        next: () => it.next().then(settle, fail),
         async return(value?: unknown) {
           release();
           return (await it.return?.(value)) ?? { done: true, value: undefined as T };

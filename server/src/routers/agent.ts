@@ -1,5 +1,9 @@
 import { tracked } from '@trpc/server';
+import { bindActiveContext } from '@tracewire/otel';
 import { EventsInputSchema, GetRunInputSchema } from '@tracewire/shared';
+import type { z } from 'zod';
+import type { Principal } from '../auth/tokens.js';
+import type { CallContext } from '../context.js';
 import { createAccess } from '../access.js';
 import { streamThread } from '../events/delivery.js';
 import { authedProcedure } from '../procedures.js';
@@ -75,50 +79,66 @@ export const agentRouter = router({
       createAccess(ctx.services.store).run(ctx.principal.userId, input.runId),
     ),
 
-  events: authedProcedure.input(EventsInputSchema).subscription(async function* ({
-    ctx,
-    input,
-    signal,
-  }) {
-    const { services, principal } = ctx;
-    await createAccess(services.store).thread(principal.userId, input.threadId);
-    const { delivery } = services.config;
-    const { metrics } = services;
-    const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
-    const transport = TRANSPORT_ATTRS[protocol];
-    const delivered = deliveryMeter(metrics, protocol);
-    const stream = streamThread({
-      events: services.events,
-      threadId: input.threadId,
-      lastEventId: input.lastEventId,
-      signal: signal ?? new AbortController().signal,
-      bufferEvents: delivery.bufferEvents,
-      flow: ctx.sink
-        ? {
-            sink: ctx.sink,
-            highWaterBytes: delivery.highWaterBytes,
-            slowConsumerTimeoutMs: delivery.slowConsumerTimeoutMs,
-            onSlowConsumer: () => {
-              metrics.slowConsumerDisconnects.add(1, transport);
-              ctx.log.warn({ thread_id: input.threadId }, 'slow consumer disconnected');
-            },
-            onWait: (queuedBytes) => metrics.connectionQueuedBytes.record(queuedBytes, transport),
-          }
-        : undefined,
-      hooks: {
-        onResync: (reason) =>
-          metrics.subscriptionResyncs.add(1, { 'tracewire.resync.reason': reason }),
-      },
-    });
-    if (input.lastEventId) metrics.subscriptionResumes.add(1, transport);
-    metrics.subscriptionsActive.add(1, transport);
-    try {
-      for await (const { id, event } of stream) {
-        if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
-        yield tracked(id, event);
-      }
-    } finally {
-      metrics.subscriptionsActive.add(-1, transport);
-    }
-  }),
+  // Not a generator function itself: this body runs inside the call's span, where the
+  // context is captured; the generator runs later, resumed by the transport.
+  events: authedProcedure
+    .input(EventsInputSchema)
+    .subscription(({ ctx, input, signal }) =>
+      threadEvents({ ctx, input, signal, inContext: bindActiveContext() }),
+    ),
 });
+
+/** The `agent.events` stream of one subscriber: ownership check, then the thread's events. */
+async function* threadEvents({
+  ctx,
+  input,
+  signal,
+  inContext,
+}: {
+  ctx: CallContext & { principal: Principal };
+  input: z.output<typeof EventsInputSchema>;
+  signal: AbortSignal | undefined;
+  inContext: <T>(fn: () => T) => T;
+}) {
+  const { services, principal } = ctx;
+  await inContext(() => createAccess(services.store).thread(principal.userId, input.threadId));
+  const { delivery } = services.config;
+  const { metrics } = services;
+  const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
+  const transport = TRANSPORT_ATTRS[protocol];
+  const delivered = deliveryMeter(metrics, protocol);
+  const stream = streamThread({
+    events: services.events,
+    threadId: input.threadId,
+    lastEventId: input.lastEventId,
+    signal: signal ?? new AbortController().signal,
+    bufferEvents: delivery.bufferEvents,
+    inContext,
+    flow: ctx.sink
+      ? {
+          sink: ctx.sink,
+          highWaterBytes: delivery.highWaterBytes,
+          slowConsumerTimeoutMs: delivery.slowConsumerTimeoutMs,
+          onSlowConsumer: () => {
+            metrics.slowConsumerDisconnects.add(1, transport);
+            ctx.log.warn({ thread_id: input.threadId }, 'slow consumer disconnected');
+          },
+          onWait: (queuedBytes) => metrics.connectionQueuedBytes.record(queuedBytes, transport),
+        }
+      : undefined,
+    hooks: {
+      onResync: (reason) =>
+        metrics.subscriptionResyncs.add(1, { 'tracewire.resync.reason': reason }),
+    },
+  });
+  if (input.lastEventId) metrics.subscriptionResumes.add(1, transport);
+  metrics.subscriptionsActive.add(1, transport);
+  try {
+    for await (const { id, event } of stream) {
+      if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
+      yield tracked(id, event);
+    }
+  } finally {
+    metrics.subscriptionsActive.add(-1, transport);
+  }
+}
