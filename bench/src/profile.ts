@@ -96,8 +96,13 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
       connectTimeoutMs: 30_000,
       timeoutMs: full ? 300_000 : 120_000,
       turns: 1000,
-      // One user sending ~60 messages/s is not what the default 20/s per-user mutation limit is for.
-      tracewireEnv: { TRACEWIRE_MUTATIONS_PER_SECOND: '1000' },
+      // One user sending 100-300 messages/s is not what the default per-user limits (20
+      // mutations/s, 100 WebSocket frames/s) are for: raised so that S5 measures turns only.
+      tracewireEnv: {
+        TRACEWIRE_MUTATIONS_PER_SECOND: '1000',
+        TRACEWIRE_WS_FRAMES_PER_SECOND: '5000',
+        TRACEWIRE_WS_FRAME_BURST: '5000',
+      },
       systems: ['tracewire', 'tracewire-sampled10', 'tracewire-notrace'],
     },
   ];
