@@ -6,9 +6,23 @@ export interface SerializedValue {
   meta?: unknown;
 }
 
+/** Objects already known to be plain JSON (see {@link markPlainJson}). */
+const knownPlain = new WeakSet<object>();
+
+/**
+ * Records that a frozen object is plain JSON, so {@link isPlainJson} answers without walking
+ * it again: an event is checked once when it is stored, not once per subscriber it reaches.
+ * Only frozen objects are recorded (a later change could otherwise make the answer wrong).
+ */
+export function markPlainJson<T extends object>(value: T): T {
+  if (Object.isFrozen(value)) knownPlain.add(value);
+  return value;
+}
+
 /** True when `JSON.parse(JSON.stringify(v))` gives back exactly `v`. Walks without allocating. */
 export function isPlainJson(v: unknown, depth = 0): boolean {
   if (depth > 64) return false;
+  if (typeof v === 'object' && v !== null && knownPlain.has(v)) return true;
   switch (typeof v) {
     case 'string':
     case 'boolean':

@@ -19,6 +19,7 @@ import { guardFrames, type FrameGuardSettings } from './frameGuard.js';
 import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
 import { isOriginAllowed } from './origin.js';
+import { createWireEncoder } from './wsEncoder.js';
 
 /** Options for {@link createTransport}. */
 export interface TransportOptions {
@@ -222,6 +223,8 @@ export function createTransport(opts: TransportOptions): Transport {
     router: appRouter,
     maxBatchSize: config.http.maxBatchSize,
     keepAlive: { enabled: true, pingMs: config.ws.pingMs, pongWaitMs: config.ws.pongWaitMs },
+    // Plain tRPC JSON frames; an event's JSON is written once for all its subscribers.
+    experimental_encoder: createWireEncoder(),
     createContext: async ({ res, info }) => {
       const conn = connections.get(res);
       // Operations on a connection that is closing or closed are refused.

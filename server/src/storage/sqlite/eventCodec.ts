@@ -1,4 +1,4 @@
-import { isPlainJson, transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import { isPlainJson, markPlainJson, transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
 import type { Selectable } from 'kysely';
 import type { AgentEventDraft } from '../../events/eventLog.js';
 import type { EventsTable } from './schema.js';
@@ -60,7 +60,7 @@ export function decodeEvent(row: EventRow): AgentEvent {
           json: json,
           meta: JSON.parse(row.data_meta) as never,
         });
-  return {
+  const event = Object.freeze({
     type: row.type,
     threadId: row.thread_id as ThreadId,
     runId: row.run_id,
@@ -68,5 +68,7 @@ export function decodeEvent(row: EventRow): AgentEvent {
     epoch: row.epoch,
     ts: row.ts,
     ...rest,
-  } as unknown as AgentEvent;
+  }) as unknown as AgentEvent;
+  // Stored without annotations: plain JSON, known without another walk.
+  return row.data_meta === null ? markPlainJson(event) : event;
 }

@@ -1,4 +1,10 @@
-import { AppError, createEpoch, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import {
+  AppError,
+  createEpoch,
+  markPlainJson,
+  type AgentEvent,
+  type ThreadId,
+} from '@tracewire/shared';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type {
@@ -171,7 +177,10 @@ export class SqliteEventLog implements EventLog {
       const rows: unknown[][] = [];
       for (const { draft, parts, data } of encoded) {
         const seq = ++state.headSeq;
-        events.push({ ...draft, seq, epoch: state.epoch });
+        // Stored events are immutable; plain ones are recorded as such, so the wire
+        // transformer does not walk them again for each subscriber.
+        const event = Object.freeze({ ...draft, seq, epoch: state.epoch }) as AgentEvent;
+        events.push(data.meta === null ? markPlainJson(event) : event);
         rows.push([
           threadId,
           seq,

@@ -1,0 +1,63 @@
+import { describe, expect, test } from 'vitest';
+import { createWireEncoder } from './wsEncoder.js';
+
+const event = Object.freeze({
+  type: 'message_delta',
+  threadId: 'thr_1',
+  runId: 'run_1',
+  seq: 7,
+  epoch: 'e1',
+  ts: 1_795_000_000_000,
+  delta: 'hé "quoted" \n',
+  _meta: { traceparent: '00-abc-def-01' },
+});
+
+/** The frame tRPC's WS adapter hands to the encoder for a tracked event. */
+const frame = (id: unknown, ev: object, jsonrpc?: string) => {
+  const result: Record<string, unknown> = { type: 'data', data: ev };
+  result['id'] = 'e1:7';
+  result['data'] = { json: { id: 'e1:7', data: ev } };
+  return { id, jsonrpc, result };
+};
+
+describe('wire encoder', () => {
+  const encoder = createWireEncoder();
+
+  test('writes exactly what JSON.stringify writes, for event frames and everything else', () => {
+    const messages: unknown[] = [
+      frame(1, event),
+      frame('op-2', event, '2.0'),
+      frame(null, event),
+      frame(3, { ...event }), // not frozen: the generic path
+      frame(4, Object.freeze({ at: new Date(0) })),
+      { id: 5, result: { type: 'started' } },
+      { id: 6, error: { message: 'nope', code: -32600, data: { appCode: 'BAD_REQUEST' } } },
+      { id: null, method: 'reconnect' },
+      { ...frame(7, event), extra: true },
+    ];
+    for (const m of messages) expect(encoder.encode(m)).toBe(JSON.stringify(m));
+  });
+
+  test('an event reaching many subscribers is written once and reused', () => {
+    const counting = createWireEncoder();
+    let calls = 0;
+    const ev = Object.freeze({
+      type: 'agent_thinking',
+      text: 'x',
+      toJSON() {
+        calls++;
+        return { type: 'agent_thinking', text: 'x' };
+      },
+    });
+    const a = counting.encode(frame(1, ev));
+    const b = counting.encode(frame(2, ev));
+    expect(calls).toBe(1);
+    expect(JSON.parse(a)).toEqual(JSON.parse(JSON.stringify(frame(1, ev))));
+    expect(JSON.parse(b)).toEqual(JSON.parse(JSON.stringify(frame(2, ev))));
+  });
+
+  test('decodes JSON text and refuses binary frames', () => {
+    expect(encoder.decode('{"id":1,"method":"query"}')).toEqual({ id: 1, method: 'query' });
+    expect(() => encoder.decode(new Uint8Array([1]))).toThrow(/binary/);
+  });
+});
