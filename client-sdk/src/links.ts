@@ -1,4 +1,10 @@
-import { httpBatchLink, httpSubscriptionLink, splitLink, type TRPCLink } from '@trpc/client';
+import {
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCLink,
+} from '@trpc/client';
 import { transformer } from '@tracewire/shared';
 import type { AppRouter } from './router.js';
 import { createWsTransport } from './wsTransport.js';
@@ -111,7 +117,13 @@ export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
     const token = await opts.resolveToken();
     return token ? { token } : {};
   };
-  const http = httpBatchLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders });
+  // Mutations leave at once (a chat message should not wait for a batch window, ~1 ms);
+  // queries issued together still share one request.
+  const http = splitLink<AppRouter>({
+    condition: (op) => op.type === 'mutation',
+    true: httpLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders }),
+    false: httpBatchLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders }),
+  });
   const isSubscription = (op: { type: string }) => op.type === 'subscription';
 
   if (opts.transport === 'http+sse') {
