@@ -1,11 +1,11 @@
-import { tracked } from '@trpc/server';
+import { tracked, type TrackedEnvelope } from '@trpc/server';
 import { bindActiveContext } from '@tracewire/otel';
-import { EventsInputSchema, GetRunInputSchema } from '@tracewire/shared';
+import { EventsInputSchema, GetRunInputSchema, type StreamEvent } from '@tracewire/shared';
 import type { z } from 'zod';
 import type { Principal } from '../auth/tokens.js';
 import type { CallContext } from '../context.js';
 import { createAccess } from '../access.js';
-import { streamThread } from '../events/delivery.js';
+import { streamThread, type StreamItem } from '../events/delivery.js';
 import { authedProcedure } from '../procedures.js';
 import type { Services } from '../services.js';
 import { router } from '../trpc.js';
@@ -79,8 +79,8 @@ export const agentRouter = router({
       createAccess(ctx.services.store).run(ctx.principal.userId, input.runId),
     ),
 
-  // Not a generator function itself: this body runs inside the call's span, where the
-  // context is captured; the generator runs later, resumed by the transport.
+  // This body runs inside the call's span, where the context is captured; the stream runs
+  // later, pulled by the transport.
   events: authedProcedure
     .input(EventsInputSchema)
     .subscription(({ ctx, input, signal }) =>
@@ -88,26 +88,90 @@ export const agentRouter = router({
     ),
 });
 
-/** The `agent.events` stream of one subscriber: ownership check, then the thread's events. */
-async function* threadEvents({
-  ctx,
-  input,
-  signal,
-  inContext,
-}: {
+type ThreadEventsOptions = {
   ctx: CallContext & { principal: Principal };
   input: z.output<typeof EventsInputSchema>;
   signal: AbortSignal | undefined;
   inContext: <T>(fn: () => T) => T;
-}) {
+};
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The `agent.events` stream of one subscriber: the ownership check on the first pull, then
+ * the thread's events as tracked envelopes. A plain iterator over {@link streamThread}, not a
+ * second async generator: one promise per event instead of a generator resumption, and
+ * nothing held per subscriber beyond this closure.
+ */
+function threadEvents(opts: ThreadEventsOptions): AsyncIterable<TrackedEnvelope<StreamEvent>> {
+  const { ctx, input, inContext } = opts;
   const { services, principal } = ctx;
-  await inContext(() => createAccess(services.store).thread(principal.userId, input.threadId));
-  const { delivery } = services.config;
   const { metrics } = services;
   const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
   const transport = TRANSPORT_ATTRS[protocol];
   const delivered = deliveryMeter(metrics, protocol);
-  const stream = streamThread({
+  let source: AsyncGenerator<StreamItem> | null = null;
+  let starting: Promise<AsyncGenerator<StreamItem> | null> | null = null;
+  let ended = false;
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    if (source) metrics.subscriptionsActive.add(-1, transport);
+  };
+  const map = (r: IteratorResult<StreamItem>): IteratorResult<TrackedEnvelope<StreamEvent>> => {
+    if (r.done) {
+      end();
+      return DONE;
+    }
+    const { id, event } = r.value;
+    if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
+    return { done: false, value: tracked(id, event) };
+  };
+  const fail = (err: unknown): never => {
+    end();
+    throw err;
+  };
+  const start = async (): Promise<AsyncGenerator<StreamItem> | null> => {
+    await inContext(() => createAccess(services.store).thread(principal.userId, input.threadId));
+    if (ended) return null; // the subscriber left during the check
+    source = openStream(opts, transport);
+    if (input.lastEventId) metrics.subscriptionResumes.add(1, transport);
+    metrics.subscriptionsActive.add(1, transport);
+    return source;
+  };
+  const iterator: AsyncIterator<TrackedEnvelope<StreamEvent>> = {
+    next: () => {
+      if (source) return source.next().then(map, fail);
+      if (ended) return Promise.resolve(DONE);
+      starting ??= start();
+      return starting.then((s) => (s ? s.next().then(map, fail) : DONE), fail);
+    },
+    return: async () => {
+      const s = source;
+      end();
+      await s?.return(undefined);
+      return DONE;
+    },
+    throw: async (err?: unknown) => {
+      const s = source;
+      end();
+      await s?.return(undefined);
+      throw err;
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
+}
+
+/** The subscriber's delivery: position, backpressure against its connection, metrics hooks. */
+function openStream(
+  { ctx, input, signal, inContext }: ThreadEventsOptions,
+  transport: (typeof TRANSPORT_ATTRS)[Protocol],
+): AsyncGenerator<StreamItem> {
+  const { services } = ctx;
+  const { delivery } = services.config;
+  const { metrics } = services;
+  return streamThread({
     events: services.events,
     threadId: input.threadId,
     lastEventId: input.lastEventId,
@@ -131,14 +195,4 @@ async function* threadEvents({
         metrics.subscriptionResyncs.add(1, { 'tracewire.resync.reason': reason }),
     },
   });
-  if (input.lastEventId) metrics.subscriptionResumes.add(1, transport);
-  metrics.subscriptionsActive.add(1, transport);
-  try {
-    for await (const { id, event } of stream) {
-      if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
-      yield tracked(id, event);
-    }
-  } finally {
-    metrics.subscriptionsActive.add(-1, transport);
-  }
 }
