@@ -1,4 +1,10 @@
-import { isPlainJson, markPlainJson, transformer, type AgentEvent, type ThreadId } from '@tracewire/shared';
+import {
+  isPlainJson,
+  markPlainJson,
+  transformer,
+  type AgentEvent,
+  type ThreadId,
+} from '@tracewire/shared';
 import type { Selectable } from 'kysely';
 import type { AgentEventDraft } from '../../events/eventLog.js';
 import type { EventsTable } from './schema.js';
