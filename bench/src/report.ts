@@ -249,11 +249,12 @@ function markdown(report: RunReport): string {
     'Server CPU comes from `process.cpuUsage()` of the server process; RSS after a forced GC.',
     'Tracewire runs with auth, the SQLite event log and its default delivery settings, and its clients use the',
     "SDK's WebSocket-only transport (calls and events on one connection per client, as with every peer);",
-    '"Tracewire" exports',
-    'traces (default sampling: every trace) to a loopback OTLP receiver that discards them, "10% sampled" sets',
+    '"Tracewire" exports traces (default sampling: every trace) to a loopback OTLP receiver that discards them, "10% sampled" sets',
     '`OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`, "tracing off" sets `OTEL_SDK_DISABLED=true`.',
     'Peers keep no log: what they lose across a drop is reported as lost, not skipped (Socket.IO replays through',
-    'connection state recovery). Figures on a shared 2-core machine are noisy: compare systems within one run.',
+    'connection state recovery). In S2 and S4 every stream is started at `go` and all begin producing together 2 s',
+    'later, so setting up a thousand streams (a `chat.send` each for Tracewire) is not counted as event latency.',
+    'Figures on a shared 2-core machine are noisy: compare systems within one run.',
     ...(report.profile === 'quick'
       ? [
           '',
