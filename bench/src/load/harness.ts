@@ -34,6 +34,17 @@ export type Driver = (ctx: ClientContext) => Promise<BenchClient>;
 
 const send = (m: LoadMessage) => process.send?.(m);
 
+/**
+ * Sends and resolves once the message is handed to the IPC channel: `process.exit` right
+ * after a bare `send` can drop a large message (the result, with its histograms), and the
+ * orchestrator would only see the process exit.
+ */
+const sendAndFlush = (m: LoadMessage) =>
+  new Promise<void>((resolve) => {
+    if (!process.send) return resolve();
+    process.send(m, undefined, undefined, () => resolve());
+  });
+
 /** Reconnect delays shared by every client: full jitter, 100 ms · 2^attempt, capped at 1 s. */
 export const RETRY = { baseMs: 100, maxMs: 1000 } as const;
 /** {@link RETRY} as a function of the attempt number (0-based). */
@@ -166,7 +177,7 @@ export async function runLoad(
       clearTimeout(timer);
     }
   }
-  send({ type: 'result', result });
+  await sendAndFlush({ type: 'result', result });
   await Promise.race([
     Promise.allSettled(clients.map(async (c) => c.close())),
     new Promise((r) => setTimeout(r, 3000)),

@@ -20,7 +20,11 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** The worker: its own connection to the file, a PASSIVE checkpoint per tick (never blocks a writer). */
+/**
+ * The worker: its own connection to the file, a PASSIVE checkpoint per tick (never blocks a
+ * writer). Inline source (`eval: true`) so the same code runs from the compiled package and
+ * from the TypeScript sources under test; the driver is resolved here and passed in.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
