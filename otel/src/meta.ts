@@ -24,7 +24,11 @@ const TRACEPARENT = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
 
 /** Trace fields of a context as W3C strings; empty when the context has no valid span. */
 export function encodeTraceContext(ctx: Context): EventMeta {
-  const sc = trace.getSpanContext(ctx);
+  return encodeSpanContext(trace.getSpanContext(ctx));
+}
+
+/** `_meta` trace fields for one span context (empty when it is not valid). */
+export function encodeSpanContext(sc: SpanContext | undefined): EventMeta {
   if (!sc || !isSpanContextValid(sc)) return {};
   const out: EventMeta = {
     traceparent: `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`,

@@ -8,7 +8,7 @@
 import type { Context, Span, TracerProvider } from '@opentelemetry/api';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import type { EventMeta } from '@tracewire/shared';
-import { encodeTraceContext } from './meta.js';
+import { encodeSpanContext } from './meta.js';
 import {
   ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_DESTINATION_TEMPLATE,
@@ -73,7 +73,8 @@ export function startProducerSpan<T extends ProducedEvent>(
   if (event.seq !== undefined) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, String(event.seq));
   if (event.type !== undefined) span.setAttribute(ATTR_TRACEWIRE_EVENT_TYPE, event.type);
   if (event.runId !== undefined) span.setAttribute(ATTR_TRACEWIRE_RUN_ID, event.runId);
-  const meta = encodeTraceContext(trace.setSpan(parent, span));
+  // Read from the span itself: building a context just to read it back costs a copy per event.
+  const meta = encodeSpanContext(span.spanContext());
   return { span, event: meta.traceparent ? { ...event, _meta: meta } : event };
 }
 
