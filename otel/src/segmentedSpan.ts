@@ -154,13 +154,12 @@ export function traceAsyncIterable<T>(
       };
       // Not an async function: one promise per step (this runs once per streamed event).
       const step = (run: () => Promise<IteratorResult<T>>): Promise<IteratorResult<T>> => {
-        let pending: Promise<IteratorResult<T>>;
         try {
-          pending = enter(run);
+          return enter(run).then(settle, fail);
         } catch (err) {
-          return Promise.reject(err as Error).then(undefined, fail);
+          // A synchronous throw still settles as a rejection carrying the same error.
+          return Promise.resolve().then(() => fail(err));
         }
-        return pending.then(settle, fail);
       };
       return {
         next: () => step(() => it.next()),

@@ -12,7 +12,8 @@ const knownPlain = new WeakSet<object>();
 /**
  * Records that a frozen object is plain JSON, so {@link isPlainJson} answers without walking
  * it again: an event is checked once when it is stored, not once per subscriber it reaches.
- * Only frozen objects are recorded (a later change could otherwise make the answer wrong).
+ * Only frozen objects are recorded (a later change could otherwise make the answer wrong);
+ * the freeze is shallow, so the caller must own the nested values too (the event log does).
  */
 export function markPlainJson<T extends object>(value: T): T {
   if (Object.isFrozen(value)) knownPlain.add(value);

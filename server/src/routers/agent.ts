@@ -154,9 +154,7 @@ function threadEvents(opts: ThreadEventsOptions): AsyncIterable<TrackedEnvelope<
       return DONE;
     },
     throw: async (err?: unknown) => {
-      const s = source;
-      end();
-      await s?.return(undefined);
+      await iterator.return!();
       throw err;
     },
   };

@@ -34,6 +34,7 @@ describe('wire encoder', () => {
       { id: 6, error: { message: 'nope', code: -32600, data: { appCode: 'BAD_REQUEST' } } },
       { id: null, method: 'reconnect' },
       { ...frame(7, event), extra: true },
+      { id: 8, result: { type: 'data', data: { json: { id: 'other', data: event } }, id: 'e1:7' } },
     ];
     for (const m of messages) expect(encoder.encode(m)).toBe(JSON.stringify(m));
   });

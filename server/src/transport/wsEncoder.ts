@@ -23,13 +23,43 @@ const hasExactly = (o: Record<string, unknown>, keys: readonly string[]) => {
   return n === keys.length;
 };
 
+/** The parts of a tracked-event frame that vary, or null for any other message. */
+interface EventFrame {
+  id: unknown;
+  jsonrpc: unknown;
+  trackedId: string;
+  event: Record<string, unknown>;
+}
+
 /**
- * Creates the encoder. A tracked event frame is
- * `{"id":…,"result":{"type":"data","id":"<epoch:seq>","data":{"json":{"id":…,"data":EVENT}}}}`
- * (tRPC's envelope and the superjson shape of a plain value); EVENT is the same object for
- * every subscriber of the thread, so its JSON is kept (weakly, per object) and reused.
- * Anything else, including events that needed superjson annotations, is `JSON.stringify`'d.
- * The text is what `JSON.stringify` would produce, so every tRPC client reads it as usual.
+ * Matches tRPC's data frame for a tracked, plain event exactly:
+ * `{ id, jsonrpc?, result: { type: 'data', data: { json: { id, data: EVENT } }, id } }`,
+ * EVENT frozen (stored by the log). Anything else is left to `JSON.stringify`.
+ */
+function eventFrame(msg: unknown): EventFrame | null {
+  if (!isRecord(msg)) return null;
+  const { id, jsonrpc, result } = msg;
+  if (typeof id !== 'string' && id !== null && !Number.isFinite(id)) return null;
+  if (!hasExactly(msg, ['id', 'jsonrpc', 'result']) && !hasExactly(msg, ['id', 'result']))
+    return null;
+  if (!isRecord(result) || result['type'] !== 'data' || typeof result['id'] !== 'string')
+    return null;
+  if (!hasExactly(result, ['type', 'data', 'id'])) return null;
+  const data = result['data'];
+  if (!isRecord(data) || !hasExactly(data, ['json'])) return null;
+  const json = data['json'];
+  if (!isRecord(json) || !hasExactly(json, ['id', 'data']) || json['id'] !== result['id'])
+    return null;
+  const event = json['data'];
+  if (!isRecord(event) || !Object.isFrozen(event)) return null;
+  return { id, jsonrpc, trackedId: result['id'], event };
+}
+
+/**
+ * Creates the encoder. In a tracked event frame, EVENT is the same object for every
+ * subscriber of the thread, so its JSON is kept (weakly, per object) and reused. Anything
+ * else, including events that needed superjson annotations, is `JSON.stringify`'d. The text
+ * is what `JSON.stringify` would produce, so every tRPC client reads it as usual.
  */
 export function createWireEncoder(): WireEncoder {
   const eventJson = new WeakMap<object, string>();
@@ -43,28 +73,13 @@ export function createWireEncoder(): WireEncoder {
   };
   return {
     encode(msg) {
-      if (!isRecord(msg) || !isRecord(msg['result'])) return JSON.stringify(msg);
-      const result = msg['result'];
-      const data = result['data'];
-      if (result['type'] !== 'data' || typeof result['id'] !== 'string' || !isRecord(data))
-        return JSON.stringify(msg);
-      const json = data['json'];
-      if (!hasExactly(data, ['json']) || !isRecord(json) || !hasExactly(json, ['id', 'data']))
-        return JSON.stringify(msg);
-      const event = json['data'];
-      if (!isRecord(event) || !Object.isFrozen(event) || typeof json['id'] !== 'string')
-        return JSON.stringify(msg);
-      const id = msg['id'];
-      const validId = typeof id === 'string' || id === null || Number.isFinite(id);
-      const envelope =
-        hasExactly(msg, ['id', 'jsonrpc', 'result']) || hasExactly(msg, ['id', 'result']);
-      if (!validId || !envelope || !hasExactly(result, ['type', 'data', 'id']))
-        return JSON.stringify(msg);
-      const jsonrpc =
-        msg['jsonrpc'] === undefined ? '' : `"jsonrpc":${JSON.stringify(msg['jsonrpc'])},`;
+      const f = eventFrame(msg);
+      if (!f) return JSON.stringify(msg);
+      const jsonrpc = f.jsonrpc === undefined ? '' : `"jsonrpc":${JSON.stringify(f.jsonrpc)},`;
+      const trackedId = JSON.stringify(f.trackedId);
       return (
-        `{"id":${JSON.stringify(id)},${jsonrpc}"result":{"type":"data","data":{"json":` +
-        `{"id":${JSON.stringify(json['id'])},"data":${jsonOf(event)}}},"id":${JSON.stringify(result['id'])}}}`
+        `{"id":${JSON.stringify(f.id)},${jsonrpc}"result":{"type":"data","data":{"json":` +
+        `{"id":${trackedId},"data":${jsonOf(f.event)}}},"id":${trackedId}}}`
       );
     },
     decode(data) {

@@ -404,22 +404,18 @@ export class SqliteEventLog implements EventLog {
    * file cannot fork a stream either way: the second insert of a (thread, seq) fails the batch.
    */
   #write(batch: PendingAppend[]): void {
-    const touched = new Set<string>();
-    for (const item of batch) {
-      for (const row of item.rows) this.#stmt.insertEvent.run(...row);
-      touched.add(item.threadId);
-    }
-    if (this.#retention.maxEventsPerThread === undefined && this.#retention.maxAgeMs === undefined)
-      return;
+    for (const item of batch) for (const row of item.rows) this.#stmt.insertEvent.run(...row);
+    const { maxEventsPerThread, maxAgeMs } = this.#retention;
+    if (maxEventsPerThread === undefined && maxAgeMs === undefined) return;
     const now = Date.now();
-    for (const threadId of touched) this.#retain(threadId, now);
+    for (const threadId of new Set(batch.map((item) => item.threadId))) this.#retain(threadId, now);
   }
 
   /** Applies the retention limits to one stream after an append (inside the batch). */
   #retain(threadId: string, now: number): void {
     const state = this.#streams.get(threadId);
     const { maxEventsPerThread, maxAgeMs } = this.#retention;
-    if (!state || (maxEventsPerThread === undefined && maxAgeMs === undefined)) return;
+    if (!state) return;
     let first = state.firstSeq;
     if (maxEventsPerThread !== undefined && state.headSeq - maxEventsPerThread + 1 > first) {
       first = state.headSeq - maxEventsPerThread + 1;
