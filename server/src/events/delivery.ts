@@ -7,7 +7,12 @@ import {
   type ThreadId,
 } from '@tracewire/shared';
 import type { EventLog, StreamHead } from './eventLog.js';
-import { closeSlowConsumer, waitWritable, type FlowControl } from './flowControl.js';
+import {
+  closeSlowConsumer,
+  waitWritable,
+  type DirectWrite,
+  type FlowControl,
+} from './flowControl.js';
 
 /** One item of a thread stream: the tracked id (`epoch:seq`) and the event. */
 export interface StreamItem {
@@ -40,6 +45,12 @@ export interface StreamThreadOptions {
    * e.g. its trace span: the generator resumes in whatever context its consumer has.
    */
   inContext?: <T>(fn: () => T) => T;
+  /**
+   * Set `write` (at any time) to have live events that continue the stream in order written
+   * by the log's listener while the generator waits, instead of resuming it for each: the
+   * consumer then only pulls what needs the generator (backfill, resync, backpressure).
+   */
+  direct?: { write: DirectWrite | null };
   hooks?: DeliveryHooks;
 }
 
@@ -78,6 +89,10 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
   };
   const pageSize = opts.pageSize ?? 500;
   const bufferEvents = opts.bufferEvents ?? 1024;
+  const { direct } = opts;
+  /** The position delivered so far (set from the head once it is read). */
+  let epoch = '';
+  let last = 0;
   let live: AgentEvent[] = [];
   let liveIndex = 0;
   let overflowed = false;
@@ -90,8 +105,27 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
     wake = null;
     w?.();
   };
+  /**
+   * Writes `e` from the listener when that is exactly what the generator would do next: it
+   * waits for live events (so the start is done and nothing is pending), `e` continues the
+   * position, and the connection is below its high-water mark. Anything else goes through
+   * the generator. A write that throws leaves `e` to the generator, whose consumer reports it.
+   */
+  const writeDirect = (e: AgentEvent): boolean => {
+    const write = direct?.write;
+    if (!write || wake === null || liveIndex < live.length || signal.aborted) return false;
+    if (e.epoch !== epoch || e.seq !== last + 1) return false;
+    if (flow && flow.sink.bufferedAmount() > flow.highWaterBytes) return false;
+    try {
+      write(formatEventId(e), e);
+    } catch {
+      return false;
+    }
+    last = e.seq;
+    return true;
+  };
   const unsubscribe = log.subscribe(threadId, (e) => {
-    if (overflowed || closed) return;
+    if (overflowed || closed || writeDirect(e)) return;
     if (live.length - liveIndex >= bufferEvents) {
       overflowed = true;
       live = [];
@@ -114,8 +148,8 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
 
   try {
     const head = await events.head(threadId);
-    let epoch = head.epoch;
-    let last = head.headSeq;
+    epoch = head.epoch;
+    last = head.headSeq;
 
     /**
      * The position can no longer be continued exactly (the stream was reset, or the

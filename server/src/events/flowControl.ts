@@ -1,4 +1,7 @@
-import { CLOSE_CODES } from '@tracewire/shared';
+import { CLOSE_CODES, type StreamEvent } from '@tracewire/shared';
+
+/** Writes one tracked event of a followed subscription straight to its connection. */
+export type DirectWrite = (trackedId: string, event: StreamEvent) => void;
 
 /**
  * Where a subscription's bytes go, as the core sees it (the transport implements it for a
@@ -9,6 +12,14 @@ export interface DeliverySink {
   bufferedAmount(): number;
   /** Closes the connection with a close code (SSE: ends the response). */
   close(code: number, reason: string): void;
+  /**
+   * Offered where the transport can write a subscription's frames itself (WebSocket), the
+   * same frames the RPC adapter would write, without its per-message loop. `onReady` is
+   * called once, when the adapter writes the item whose event is `marker` (an object only
+   * that item carries), with the writer for the items after it. `onReady` runs while that
+   * frame is being written: it must not write anything itself.
+   */
+  follow?(marker: object, onReady: (write: DirectWrite) => void): void;
 }
 
 /** Flow-control settings for one subscription. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import type { DeliverySink } from '../events/flowControl.js';
 
 /** Lifecycle of a server-side WebSocket connection. */
 export type ConnectionState = 'connecting' | 'authenticating' | 'active' | 'closing' | 'closed';
@@ -31,8 +30,6 @@ export interface Connection {
   readonly userId: UserId | null;
   /** Records the connection's user (counted per user until it closes). */
   assignUser(userId: UserId): void;
-  /** Backpressure view of the socket for subscriptions. */
-  readonly sink: DeliverySink;
   /** Moves to `to`; returns false (and changes nothing) for a transition the machine forbids. */
   transition(to: ConnectionState): boolean;
   /** Starts closing with a close code (idempotent). */
@@ -94,9 +91,8 @@ function countUser(r: RegistryState, userId: UserId, delta: number): void {
 /**
  * A class rather than a closure per method: tens of thousands of idle connections are held
  * at once, and per-connection memory is what bounds that (timers are allocated on demand).
- * The connection is its own {@link DeliverySink}.
  */
-class ConnectionImpl implements Connection, DeliverySink {
+class ConnectionImpl implements Connection {
   readonly id = randomUUID();
   readonly openedAt = Date.now();
   #state: ConnectionState = 'connecting';
@@ -114,14 +110,6 @@ class ConnectionImpl implements Connection, DeliverySink {
 
   get userId(): UserId | null {
     return this.#userId;
-  }
-
-  get sink(): DeliverySink {
-    return this;
-  }
-
-  bufferedAmount(): number {
-    return this.socket.bufferedAmount;
   }
 
   assignUser(user: UserId): void {

@@ -20,6 +20,7 @@ import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
 import { isOriginAllowed } from './origin.js';
 import { createWireEncoder } from './wsEncoder.js';
+import { WsDeliverySink } from './wsSink.js';
 
 /** Options for {@link createTransport}. */
 export interface TransportOptions {
@@ -218,13 +219,15 @@ export function createTransport(opts: TransportOptions): Transport {
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxPayloadBytes });
+  const encoder = createWireEncoder();
   const onConnection = getWSConnectionHandler({
     wss,
     router: appRouter,
     maxBatchSize: config.http.maxBatchSize,
     keepAlive: { enabled: true, pingMs: config.ws.pingMs, pongWaitMs: config.ws.pongWaitMs },
-    // Plain tRPC JSON frames; an event's JSON is written once for all its subscribers.
-    experimental_encoder: createWireEncoder(),
+    // Plain tRPC JSON frames; an event's JSON is written once for all its subscribers, and
+    // event streams write their frames directly once started (see WsDeliverySink).
+    experimental_encoder: encoder,
     createContext: async ({ res, info }) => {
       const conn = connections.get(res);
       // Operations on a connection that is closing or closed are refused.
@@ -237,7 +240,7 @@ export function createTransport(opts: TransportOptions): Transport {
         transport: 'ws',
         token: info.connectionParams?.['token'],
         connectionId: conn.id,
-        sink: conn.sink,
+        sink: new WsDeliverySink(conn, encoder),
       });
       admitConnection(conn, ctx);
       return ctx;

@@ -1,5 +1,6 @@
+import { markPlainJson, transformer } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
-import { createWireEncoder } from './wsEncoder.js';
+import { createWireEncoder, type EventFrameBuilder } from './wsEncoder.js';
 
 const event = Object.freeze({
   type: 'message_delta',
@@ -55,6 +56,52 @@ describe('wire encoder', () => {
     expect(calls).toBe(1);
     expect(JSON.parse(a)).toEqual(JSON.parse(JSON.stringify(frame(1, ev))));
     expect(JSON.parse(b)).toEqual(JSON.parse(JSON.stringify(frame(2, ev))));
+  });
+
+  test('a followed subscription gets, once, a builder of its frames equal to what the adapter and encode would write', () => {
+    const enc = createWireEncoder();
+    const builders: EventFrameBuilder[] = [];
+    const marker = { type: 'stream_position', threadId: 'thr_1', epoch: 'e1', headSeq: 0, ts: 1 };
+    enc.follow(marker, (b) => builders.push(b));
+    // Other frames (another op's event, control frames) do not trigger it.
+    enc.encode(frame(1, event));
+    enc.encode({ id: 9, jsonrpc: '2.0', result: { type: 'started' } });
+    expect(builders).toHaveLength(0);
+    const first = frame(9, marker, '2.0');
+    expect(enc.encode(first)).toBe(JSON.stringify(first));
+    enc.encode(frame(9, marker, '2.0'));
+    expect(builders).toHaveLength(1);
+
+    const build = builders[0]!;
+    const adapterFrame = (ev: object, trackedId: string) => ({
+      id: 9,
+      jsonrpc: '2.0',
+      result: {
+        type: 'data',
+        data: transformer.serialize({ id: trackedId, data: ev }),
+        id: trackedId,
+      },
+    });
+    const stored = markPlainJson(Object.freeze({ ...event }));
+    const annotated = Object.freeze({ type: 'x', at: new Date(5), n: undefined });
+    for (const ev of [event, stored, { ...event }, annotated]) {
+      expect(build('e1:7', ev)).toBe(JSON.stringify(adapterFrame(ev, 'e1:7')));
+    }
+    // Without jsonrpc, and with a string id, as a plain tRPC client may send.
+    const other = createWireEncoder();
+    const marker2 = {};
+    let build2: EventFrameBuilder | undefined;
+    other.follow(marker2, (b) => (build2 = b));
+    other.encode({
+      id: 'op-x',
+      result: { type: 'data', data: { json: { id: 'e1:1', data: marker2 } }, id: 'e1:1' },
+    });
+    expect(build2!('e1:7', stored)).toBe(
+      JSON.stringify({
+        id: 'op-x',
+        result: { type: 'data', data: { json: { id: 'e1:7', data: stored } }, id: 'e1:7' },
+      }),
+    );
   });
 
   test('decodes JSON text and refuses binary frames', () => {

@@ -1,13 +1,26 @@
 /**
  * The WebSocket wire encoder: tRPC's JSON text frames, with each streamed event's JSON
- * written once however many subscribers it reaches.
+ * written once however many subscribers it reaches, and the frames of a followed
+ * subscription built without the adapter (see {@link WireEncoder.follow}).
  * @module
  */
+import { isPlainJson, transformer } from '@tracewire/shared';
 
-/** tRPC's encoder contract (`experimental_encoder` of the WS adapter). */
+/** Builds the data frame of one tracked event of a followed subscription. */
+export type EventFrameBuilder = (trackedId: string, event: object) => string;
+
+/** tRPC's encoder contract (`experimental_encoder` of the WS adapter), plus following. */
 export interface WireEncoder {
   encode(data: unknown): string;
   decode(data: string | ArrayBuffer | Uint8Array): unknown;
+  /**
+   * Calls `onWire` once, when the adapter encodes the data frame whose event is `marker`
+   * (an object no other frame carries), with a builder of that subscription's further data
+   * frames: the same text the adapter would write for them, with the subscription's wire id,
+   * which only the adapter knows. `onWire` runs before that frame is sent, so it must not
+   * send anything itself. A marker never written is dropped with it (held weakly).
+   */
+  follow(marker: object, onWire: (build: EventFrameBuilder) => void): void;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -33,8 +46,8 @@ interface EventFrame {
 
 /**
  * Matches tRPC's data frame for a tracked, plain event exactly:
- * `{ id, jsonrpc?, result: { type: 'data', data: { json: { id, data: EVENT } }, id } }`,
- * EVENT frozen (stored by the log). Anything else is left to `JSON.stringify`.
+ * `{ id, jsonrpc?, result: { type: 'data', data: { json: { id, data: EVENT } }, id } }`.
+ * Anything else is left to `JSON.stringify`.
  */
 function eventFrame(msg: unknown): EventFrame | null {
   if (!isRecord(msg)) return null;
@@ -51,18 +64,29 @@ function eventFrame(msg: unknown): EventFrame | null {
   if (!isRecord(json) || !hasExactly(json, ['id', 'data']) || json['id'] !== result['id'])
     return null;
   const event = json['data'];
-  if (!isRecord(event) || !Object.isFrozen(event)) return null;
+  if (!isRecord(event)) return null;
   return { id, jsonrpc, trackedId: result['id'], event };
 }
 
+/** The frame's text around EVENT: `head` names the op (`{"id":…,"jsonrpc":…,`). */
+const frameText = (head: string, trackedId: string, eventJson: string) =>
+  `${head}"result":{"type":"data","data":{"json":` +
+  `{"id":${trackedId},"data":${eventJson}}},"id":${trackedId}}}`;
+
+const headText = (opId: unknown, jsonrpc: unknown) =>
+  `{"id":${JSON.stringify(opId)},` +
+  (jsonrpc === undefined ? '' : `"jsonrpc":${JSON.stringify(jsonrpc)},`);
+
 /**
- * Creates the encoder. In a tracked event frame, EVENT is the same object for every
- * subscriber of the thread, so its JSON is kept (weakly, per object) and reused. Anything
- * else, including events that needed superjson annotations, is `JSON.stringify`'d. The text
- * is what `JSON.stringify` would produce, so every tRPC client reads it as usual.
+ * Creates the encoder. In a tracked event frame, EVENT is the same frozen object for every
+ * subscriber of the thread (stored by the log), so its JSON is kept (weakly, per object) and
+ * reused. Anything else, including events that needed superjson annotations, is
+ * `JSON.stringify`'d. The text is what `JSON.stringify` would produce, so every tRPC client
+ * reads it as usual.
  */
 export function createWireEncoder(): WireEncoder {
   const eventJson = new WeakMap<object, string>();
+  const followers = new WeakMap<object, (build: EventFrameBuilder) => void>();
   const jsonOf = (event: object) => {
     let text = eventJson.get(event);
     if (text === undefined) {
@@ -71,16 +95,30 @@ export function createWireEncoder(): WireEncoder {
     }
     return text;
   };
+  /** The builder for one subscription: what the adapter plus `encode` would write. */
+  const builderFor = (opId: unknown, jsonrpc: unknown): EventFrameBuilder => {
+    const head = headText(opId, jsonrpc);
+    return (trackedId, event) => {
+      if (Object.isFrozen(event) && isPlainJson(event))
+        return frameText(head, JSON.stringify(trackedId), jsonOf(event));
+      const data = transformer.serialize({ id: trackedId, data: event });
+      return JSON.stringify({ id: opId, jsonrpc, result: { type: 'data', data, id: trackedId } });
+    };
+  };
   return {
     encode(msg) {
       const f = eventFrame(msg);
       if (!f) return JSON.stringify(msg);
-      const jsonrpc = f.jsonrpc === undefined ? '' : `"jsonrpc":${JSON.stringify(f.jsonrpc)},`;
-      const trackedId = JSON.stringify(f.trackedId);
-      return (
-        `{"id":${JSON.stringify(f.id)},${jsonrpc}"result":{"type":"data","data":{"json":` +
-        `{"id":${trackedId},"data":${jsonOf(f.event)}}},"id":${trackedId}}}`
-      );
+      const onWire = followers.get(f.event);
+      if (onWire) {
+        followers.delete(f.event);
+        onWire(builderFor(f.id, f.jsonrpc));
+      }
+      if (!Object.isFrozen(f.event)) return JSON.stringify(msg);
+      return frameText(headText(f.id, f.jsonrpc), JSON.stringify(f.trackedId), jsonOf(f.event));
+    },
+    follow(marker, onWire) {
+      followers.set(marker, onWire);
     },
     decode(data) {
       if (typeof data !== 'string') throw new Error('binary frames are not supported');

@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { StreamEvent, ThreadId, UserId } from '@tracewire/shared';
+import { expect, test } from 'vitest';
+import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/index.js';
+import { streamThread, type StreamItem } from './delivery.js';
+import { deltaDrafts } from './eventLog.contract.js';
+import type { DeliverySink, DirectWrite } from './flowControl.js';
+
+/** Storage on a fresh SQLite file, closed and removed on dispose. */
+async function openStorage(): Promise<SqliteStorage & AsyncDisposable> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-delivery-'));
+  const storage = await openSqliteStorage({
+    file: path.join(dir, 'tracewire.db'),
+    logger: pino({ level: 'silent' }),
+  });
+  return {
+    ...storage,
+    [Symbol.asyncDispose]: async () => {
+      await storage.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A sink whose unsent byte count the test sets. */
+function testSink(): DeliverySink & { queued: number; closedWith: number | null } {
+  return {
+    queued: 0,
+    closedWith: null,
+    bufferedAmount() {
+      return this.queued;
+    },
+    close(code) {
+      this.closedWith = code;
+    },
+  };
+}
+
+const PENDING = Symbol('pending');
+/** The settled value of `p`, or PENDING when it has not settled after the current turn. */
+async function peek<T>(p: Promise<T>): Promise<T | typeof PENDING> {
+  return Promise.race([p, new Promise<typeof PENDING>((r) => setImmediate(() => r(PENDING)))]);
+}
+
+const seqOf = (e: StreamEvent) => ('seq' in e ? e.seq : -1);
+
+test('with a direct writer, live events in order are written by the listener while the generator waits; a full connection, a failed write and the end go through the generator', async () => {
+  await using storage = await openStorage();
+  const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
+  const threadId: ThreadId = thread.id;
+  const sink = testSink();
+  const direct: { write: DirectWrite | null } = { write: null };
+  const ac = new AbortController();
+  const stream = streamThread({
+    events: storage.events,
+    threadId,
+    signal: ac.signal,
+    direct,
+    flow: { sink, highWaterBytes: 1_000, slowConsumerTimeoutMs: 5_000 },
+  });
+  const first = await stream.next();
+  expect((first.value as StreamItem).event.type).toBe('stream_position');
+
+  const written: string[] = [];
+  direct.write = (id, e) => written.push(`${id}/${seqOf(e)}`);
+  let pending = stream.next();
+  expect(await peek(pending)).toBe(PENDING);
+
+  // Parked: appends are written from the listener, in order, and the generator stays parked.
+  const appended = await storage.events.append(threadId, deltaDrafts({ threadId, n: 5 }));
+  const epoch = appended[0]!.epoch;
+  expect(written).toEqual([1, 2, 3, 4, 5].map((s) => `${epoch}:${s}/${s}`));
+  expect(await peek(pending)).toBe(PENDING);
+
+  // Above the high-water mark nothing is written directly: the generator waits for the
+  // connection to drain, then yields the events itself.
+  sink.queued = 5_000;
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+  expect(written).toHaveLength(5);
+  sink.queued = 0;
+  const six = await pending;
+  expect((six.value as StreamItem).id).toBe(`${epoch}:6`);
+  expect(((await stream.next()).value as StreamItem).id).toBe(`${epoch}:7`);
+
+  // Parked again: direct writes resume where the generator left off.
+  pending = stream.next();
+  expect(await peek(pending)).toBe(PENDING);
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+  expect(written.at(-1)).toBe(`${epoch}:8/8`);
+
+  // A writer that throws leaves the event to the generator (whose consumer reports it).
+  direct.write = () => {
+    throw new Error('socket gone');
+  };
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+  expect(((await pending).value as StreamItem).id).toBe(`${epoch}:9`);
+
+  // After the subscriber stops, nothing more is written, and the stream ends.
+  direct.write = (id, e) => written.push(`${id}/${seqOf(e)}`);
+  pending = stream.next();
+  expect(await peek(pending)).toBe(PENDING);
+  ac.abort();
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+  expect(written.at(-1)).toBe(`${epoch}:8/8`);
+  expect(await pending).toEqual({ done: true, value: undefined });
+  expect(sink.closedWith).toBeNull();
+});
+
+test('events that arrive while the generator is not waiting are yielded by it, in order, before direct writes take over again', async () => {
+  await using storage = await openStorage();
+  const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
+  const threadId: ThreadId = thread.id;
+  const direct: { write: DirectWrite | null } = { write: null };
+  const ac = new AbortController();
+  const stream = streamThread({ events: storage.events, threadId, signal: ac.signal, direct });
+  await stream.next(); // stream_position at 0
+  const seen: number[] = [];
+  direct.write = (_id, e) => seen.push(seqOf(e));
+
+  // Events 1–3 are appended while the generator is not parked (it is between pulls), so they
+  // queue for it; then the consumer pulls and writes what the generator yields, as the
+  // `agent.events` driver does, while later appends are written directly.
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 3 }));
+  expect(seen).toEqual([]);
+  for (let i = 0; i < 3; i++) {
+    const r = await stream.next();
+    seen.push(seqOf((r.value as StreamItem).event));
+  }
+  const pending = stream.next();
+  expect(await peek(pending)).toBe(PENDING);
+  await storage.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+  expect(seen).toEqual([1, 2, 3, 4, 5]);
+  ac.abort();
+  expect((await pending).done).toBe(true);
+});
