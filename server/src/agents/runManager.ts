@@ -171,13 +171,11 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
         await writeError(run, outcome, log);
         return;
       }
-      const message = await store.appendAssistantMessage({
-        threadId: run.threadId,
+      const { run: updated, message } = await store.completeRun({
         runId: run.id,
         content: outcome.answer,
       });
-      const updated = await store.updateRun(run.id, { status: 'completed', endedAt: new Date() });
-      if (updated.status !== 'completed') {
+      if (!message) {
         log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
         return;
       }

@@ -363,6 +363,58 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       expect(await ctx.store.getRun(run.id)).toEqual(cancelled);
     });
 
+    test('completes a run with its answer in one step, and never a run that already ended', async () => {
+      await using ctx = await factory();
+      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
+      const startedAt = new Date(Date.now() - 800);
+      await ctx.store.updateRun(run.id, { status: 'running', startedAt });
+      const endedAt = new Date(startedAt.getTime() + 750);
+      const done = await ctx.store.completeRun({ runId: run.id, content: 'It is noon.', endedAt });
+      expect(done.run).toMatchObject({
+        status: 'completed',
+        endedAt,
+        durationMs: 750,
+        error: null,
+      });
+      expect(done.message).toMatchObject({
+        threadId: thread.id,
+        role: 'assistant',
+        content: 'It is noon.',
+        runId: run.id,
+      });
+      expect(await ctx.store.getRun(run.id)).toEqual(done.run);
+      expect(await ctx.store.getMessage(done.message!.id)).toEqual(done.message);
+      expect((await ctx.store.getThread(thread.id))!.updatedAt.getTime()).toBe(
+        done.message!.createdAt.getTime(),
+      );
+
+      // Already ended (here: completed; the same for cancelled): unchanged, no second answer.
+      const again = await ctx.store.completeRun({ runId: run.id, content: 'late' });
+      expect(again).toEqual({ run: done.run, message: null });
+      const { run: other } = await ctx.store.createMessageAndRun(
+        sendRecord(thread, { content: 'q2' }),
+      );
+      const cancelled = await ctx.store.updateRun(other.id, {
+        status: 'cancelled',
+        error: { code: 'CANCELLED', message: 'cancelled by user' },
+      });
+      expect(await ctx.store.completeRun({ runId: other.id, content: 'late' })).toEqual({
+        run: cancelled,
+        message: null,
+      });
+      const messages = await ctx.store.listMessages(thread.id, { limit: 10 });
+      expect(messages.items.map((m) => m.content)).toEqual([
+        sendRecord(thread).content,
+        'It is noon.',
+        'q2',
+      ]);
+      await expectAppError(
+        ctx.store.completeRun({ runId: createRunId(), content: 'x' }),
+        'NOT_FOUND',
+      );
+    });
+
     test('rejects a transition of an unknown run with NOT_FOUND', async () => {
       await using ctx = await factory();
       await expectAppError(ctx.store.updateRun(createRunId(), { status: 'running' }), 'NOT_FOUND');

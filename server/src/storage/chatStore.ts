@@ -81,6 +81,16 @@ export interface ChatStore {
   getRun(id: RunId): Promise<Run | null>;
   /** Applies a status transition; refuses to change a run that already ended (returns it unchanged). */
   updateRun(id: RunId, patch: RunPatch): Promise<Run>;
+  /**
+   * Ends a run as `completed` with its answer, atomically: the assistant message is appended
+   * and the status set together (one commit instead of two at the end of every run). A run
+   * that already ended is returned unchanged and no message is written (`message: null`).
+   */
+  completeRun(input: {
+    runId: RunId;
+    content: string;
+    endedAt?: Date;
+  }): Promise<{ run: Run; message: Message | null }>;
   /** Runs still queued or running (after a crash, these need to be ended). */
   listUnfinishedRuns(): Promise<Run[]>;
   /** Throws when the store cannot serve requests (readiness probe). */

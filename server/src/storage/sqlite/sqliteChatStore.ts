@@ -22,6 +22,7 @@ import type {
   SendResult,
 } from '../chatStore.js';
 import { decodeCursor, encodeCursor, type CursorKind } from './cursor.js';
+import { createGroupCommit, type GroupCommit } from './groupCommit.js';
 import type { SqliteDatabase, SyncExecutor } from './database.js';
 import { toMessage, toRun, toThread, type MessageRow, type RunRow } from './rows.js';
 import type { DatabaseSchema } from './schema.js';
@@ -59,12 +60,15 @@ const threadNotFound = (threadId: string) =>
 export class SqliteChatStore implements ChatStore {
   readonly #db: Kysely<DatabaseSchema>;
   readonly #sync: SyncExecutor;
+  /** Run transitions and answers: the many small writes of runs ending together. */
+  readonly #writes: GroupCommit;
   readonly #onClose: (() => void) | undefined;
   #closed = false;
 
   constructor(opts: SqliteChatStoreOptions) {
     this.#db = opts.database.db;
     this.#sync = opts.database.sync;
+    this.#writes = createGroupCommit(opts.database.sqlite);
     this.#onClose = opts.onClose;
   }
 
@@ -211,31 +215,33 @@ export class SqliteChatStore implements ChatStore {
     runId: RunId;
     content: string;
   }): Promise<Message> {
-    return this.#call(() => {
-      const now = Date.now();
-      const row: MessageRow = {
-        pos: 0,
-        id: createMessageId(),
-        thread_id: input.threadId,
-        user_id: null,
-        role: 'assistant',
-        content: input.content,
-        run_id: input.runId,
-        client_message_id: null,
-        created_at: now,
-      };
-      const { pos: _pos, ...values } = row;
-      try {
-        this.#sync.transaction(() => {
-          this.#sync.run(this.#db.insertInto('messages').values(values).compile());
-          this.#touchThread(input.threadId, now);
-        });
-      } catch (err) {
-        if (isForeignKeyViolation(err)) throw threadNotFound(input.threadId);
-        throw err;
-      }
-      return toMessage(row);
-    });
+    return this.#call(() =>
+      this.#writes
+        .run(() => this.#insertAnswer(input))
+        .catch((err: unknown) => {
+          throw isForeignKeyViolation(err) ? threadNotFound(input.threadId) : err;
+        }),
+    );
+  }
+
+  /** Inserts a run's answer and touches its thread; call inside a transaction. */
+  #insertAnswer(input: { threadId: string; runId: string; content: string }): Message {
+    const now = Date.now();
+    const row: MessageRow = {
+      pos: 0,
+      id: createMessageId(),
+      thread_id: input.threadId,
+      user_id: null,
+      role: 'assistant',
+      content: input.content,
+      run_id: input.runId,
+      client_message_id: null,
+      created_at: now,
+    };
+    const { pos: _pos, ...values } = row;
+    this.#sync.run(this.#db.insertInto('messages').values(values).compile());
+    this.#touchThread(input.threadId, now);
+    return toMessage(row);
   }
 
   getMessage(id: MessageId): Promise<Message | null> {
@@ -272,30 +278,59 @@ export class SqliteChatStore implements ChatStore {
 
   updateRun(id: RunId, patch: RunPatch): Promise<Run> {
     return this.#call(() =>
-      this.#sync.transaction(() => {
-        const row = this.#sync.first(
-          this.#db.selectFrom('runs').selectAll().where('id', '=', id).compile(),
-        );
-        if (!row) throw new AppError('NOT_FOUND', `run ${id} not found`);
-        if (isTerminalRunStatus(row.status)) return toRun(row);
-        const next = applyPatch(row, patch, Date.now());
-        this.#sync.run(
-          this.#db
-            .updateTable('runs')
-            .set({
-              status: next.status,
-              started_at: next.started_at,
-              ended_at: next.ended_at,
-              error_code: next.error_code,
-              error_message: next.error_message,
-              duration_ms: next.duration_ms,
-            })
-            .where('id', '=', id)
-            .compile(),
-        );
-        return toRun(next);
+      this.#writes.run(() => {
+        const { row, changed } = this.#transition(id, patch);
+        return toRun(changed ?? row);
       }),
     );
+  }
+
+  completeRun(input: {
+    runId: RunId;
+    content: string;
+    endedAt?: Date;
+  }): Promise<{ run: Run; message: Message | null }> {
+    const patch: RunPatch = { status: 'completed', endedAt: input.endedAt ?? new Date() };
+    return this.#call(() =>
+      this.#writes.run(() => {
+        const { row, changed } = this.#transition(input.runId, patch);
+        if (!changed) return { run: toRun(row), message: null };
+        const message = this.#insertAnswer({
+          threadId: row.thread_id,
+          runId: row.id,
+          content: input.content,
+        });
+        return { run: toRun(changed), message };
+      }),
+    );
+  }
+
+  /**
+   * Applies `patch` to a run that has not ended (`changed` is the new row), or leaves an
+   * ended run as it is (`changed` null); call inside a transaction.
+   */
+  #transition(id: RunId, patch: RunPatch): { row: RunRow; changed: RunRow | null } {
+    const row = this.#sync.first(
+      this.#db.selectFrom('runs').selectAll().where('id', '=', id).compile(),
+    );
+    if (!row) throw new AppError('NOT_FOUND', `run ${id} not found`);
+    if (isTerminalRunStatus(row.status)) return { row, changed: null };
+    const next = applyPatch(row, patch, Date.now());
+    this.#sync.run(
+      this.#db
+        .updateTable('runs')
+        .set({
+          status: next.status,
+          started_at: next.started_at,
+          ended_at: next.ended_at,
+          error_code: next.error_code,
+          error_message: next.error_message,
+          duration_ms: next.duration_ms,
+        })
+        .where('id', '=', id)
+        .compile(),
+    );
+    return { row, changed: next };
   }
 
   listUnfinishedRuns(): Promise<Run[]> {
@@ -320,6 +355,7 @@ export class SqliteChatStore implements ChatStore {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#writes.flush();
       this.#onClose?.();
     }
     return Promise.resolve();
