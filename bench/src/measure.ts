@@ -199,7 +199,8 @@ export async function measure(
   } catch (e) {
     out.error = e instanceof Error ? e.message : String(e);
   } finally {
-    await Promise.all(loads.map((l) => l.stop({ type: 'stop' })));
+    // Load processes close their clients now (up to 3 s), then exit.
+    await Promise.all(loads.map((l) => l.stop({ type: 'stop' }, 6_000)));
     await server?.stop({ type: 'exit' }, 5000);
   }
   return out;

@@ -162,6 +162,7 @@ export async function runLoad(
   send({ type: 'connected', connectMs: result.connectMs, failed: result.connectFailed });
 
   const cmd = await nextCommand();
+  let stopped = cmd.type === 'stop';
   if (cmd.type === 'go') {
     result.startedAt = Date.now();
     // Every client of every process starts its stream with the same `startAt`.
@@ -173,11 +174,15 @@ export async function runLoad(
       await pool(clients.length, args.connectConcurrency, (i) => clients[i]!.start().catch(fail));
       if (clients.length === 0) allDone();
       const timer = setTimeout(allDone, args.timeoutMs);
-      await Promise.race([done, nextCommand()]);
+      stopped = (await Promise.race([done.then(() => null), nextCommand()])) !== null;
       clearTimeout(timer);
     }
   }
   await sendAndFlush({ type: 'result', result });
+  // Clients are closed only once every load process is done (the orchestrator says stop):
+  // one process closing its clients must not load the server while others still measure.
+  // Bounded, so a load process always ends by itself.
+  if (!stopped) await Promise.race([nextCommand(), new Promise((r) => setTimeout(r, 60_000))]);
   await Promise.race([
     Promise.allSettled(clients.map(async (c) => c.close())),
     new Promise((r) => setTimeout(r, 3000)),
