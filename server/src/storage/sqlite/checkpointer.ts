@@ -11,6 +11,12 @@ export interface CheckpointerOptions {
   sqlite: Database.Database;
   /** How often the worker copies the WAL back into the database. @default 100 */
   intervalMs?: number;
+  /**
+   * WAL size (pages) past which the worker restarts the log, briefly holding writers; without
+   * it a write load the checkpoint never catches up with grows the WAL without bound.
+   * @default 32768 (128 MiB with 4 KiB pages)
+   */
+  maxWalFrames?: number;
   logger?: Logger | undefined;
 }
 
@@ -32,7 +38,18 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 const tick = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    // Under a sustained write load PASSIVE never catches up with the writer, and SQLite only
+    // rewinds the WAL once every frame is copied: past the bound, one RESTART (which holds
+    // writers while it copies what was written since the PASSIVE pass) lets it start over.
+    if (r && r.log >= workerData.maxWalFrames) {
+      db.pragma('busy_timeout = ' + workerData.restartWaitMs);
+      try {
+        db.pragma('wal_checkpoint(RESTART)');
+      } finally {
+        db.pragma('busy_timeout = 0');
+      }
+    }
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
@@ -55,13 +72,20 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
  * that crosses 1,000 WAL pages copies them into the database and syncs it, synchronously, on
  * the thread serving sockets: a third of the cost of every small commit under a many-stream
  * load. A worker thread with its own connection checkpoints instead (PASSIVE: it never waits
- * for, nor blocks, the writer). If the worker fails, automatic checkpoints come back.
+ * for, nor blocks, the writer), and bounds the WAL's size (see `maxWalFrames`). If the worker
+ * fails, automatic checkpoints come back.
  */
 export function startCheckpointer(opts: CheckpointerOptions): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { file: opts.file, driver, intervalMs: opts.intervalMs ?? 100 },
+    workerData: {
+      file: opts.file,
+      driver,
+      intervalMs: opts.intervalMs ?? 100,
+      maxWalFrames: opts.maxWalFrames ?? 32_768,
+      restartWaitMs: 20,
+    },
   });
   worker.unref();
   opts.sqlite.pragma('wal_autocheckpoint = 0');

@@ -209,6 +209,29 @@ describe('SQLite storage', () => {
     expect(seqs(next)).toEqual([5]);
   });
 
+  test('prunes more streams than one page holds, on demand and from its timer (a page per macrotask)', async () => {
+    await using storage = await openTestStorage({ retention: { maxAgeMs: 1_000 } });
+    const two = (threadId: ThreadId) => deltaDrafts({ threadId, n: 2 });
+    const first = Array.from({ length: 450 }, () => createThreadId());
+    for (const t of first) await storage.events.append(t, two(t));
+    expect(storage.events.prune(Date.now() + 5_000)).toBe(450);
+    for (const t of [first[0]!, first[449]!])
+      expect(await storage.events.head(t)).toMatchObject({ headSeq: 2, firstSeq: 3 });
+
+    // The timer (every second for this maxAge) reaches every stream too, once they are old.
+    const second = Array.from({ length: 450 }, () => createThreadId());
+    for (const t of second) await storage.events.append(t, two(t));
+    const trimmed = async () => {
+      let n = 0;
+      for (const t of second) if ((await storage.events.head(t)).firstSeq === 3) n++;
+      return n;
+    };
+    const deadline = Date.now() + 6_000;
+    while ((await trimmed()) < second.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await trimmed()).toBe(second.length);
+  });
+
   test('keeps the stream position across reopen after retention deleted every event', async () => {
     using tmp = tempDir();
     const file = path.join(tmp.dir, 'data.db');

@@ -80,8 +80,10 @@ const SQL = {
   read: `select e.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
     from events e join streams s on s.thread_id = e.thread_id and s.epoch = e.epoch
     where e.thread_id = ? and e.seq > ? order by e.seq limit ?`,
-  expiredStreams: `select s.thread_id, s.head_seq, s.first_seq from streams s
-    join events e on e.thread_id = s.thread_id and e.seq = s.first_seq where e.ts < ?`,
+  // One page of streams (by thread id) with whether their first event is older than a cutoff.
+  streamAges: `select s.thread_id, s.first_seq, e.ts < ? as expired from streams s
+    join events e on e.thread_id = s.thread_id and e.seq = s.first_seq
+    where s.thread_id > ? order by s.thread_id limit ?`,
   deleteAll: 'delete from events where thread_id = ?',
   resetStream: `insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1)
     on conflict (thread_id) do update set epoch = excluded.epoch, head_seq = 0, first_seq = 1`,
@@ -92,6 +94,9 @@ const defer: (fn: () => void) => void = globalThis.setImmediate.bind(globalThis)
 
 /** Pending events that force a synchronous flush (bounds memory and transaction size). */
 const MAX_PENDING_EVENTS = 4096;
+
+/** Streams examined per prune transaction (one page per macrotask on the timer). */
+const PRUNE_PAGE = 200;
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement<unknown[]> };
 
@@ -132,6 +137,7 @@ export class SqliteEventLog implements EventLog {
   #notifying = false;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
+  #pruning = false;
 
   constructor(opts: SqliteEventLogOptions) {
     this.#sqlite = opts.database.sqlite;
@@ -147,11 +153,9 @@ export class SqliteEventLog implements EventLog {
     if (maxAge !== undefined) {
       const every = opts.pruneIntervalMs ?? Math.min(Math.max(maxAge / 4, 1000), 60_000);
       this.#timer = setInterval(() => {
-        try {
-          this.prune();
-        } catch (err) {
-          this.#logger?.error({ err }, 'event log prune failed');
-        }
+        this.#pruneInPages().catch((err: unknown) =>
+          this.#logger?.error({ err }, 'event log prune failed'),
+        );
       }, every);
       this.#timer.unref();
     }
@@ -284,28 +288,56 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * Deletes events older than `retention.maxAgeMs` in every thread (a timer calls it too).
-   * Returns the number of threads trimmed. Pruning only ever cuts a prefix of a stream.
+   * Deletes events older than `retention.maxAgeMs` in every thread (a timer calls it too, a
+   * page of streams per macrotask). Returns the number of threads trimmed. Pruning only ever
+   * cuts a prefix of a stream.
    */
   prune(now = Date.now()): number {
     this.#assertOpen();
-    const maxAge = this.#retention.maxAgeMs;
-    if (maxAge === undefined) return 0;
+    if (this.#retention.maxAgeMs === undefined) return 0;
     this.#flush();
-    const cutoff = now - maxAge;
+    let trimmed = 0;
+    for (let page = this.#prunePage(now, ''); ; page = this.#prunePage(now, page.next)) {
+      trimmed += page.trimmed;
+      if (page.next === null) return trimmed;
+    }
+  }
+
+  /** The timer's prune: one page per macrotask, so thousands of streams never stall the loop. */
+  async #pruneInPages(): Promise<void> {
+    if (this.#pruning || this.#retention.maxAgeMs === undefined) return;
+    this.#pruning = true;
+    const now = Date.now();
+    try {
+      for (let after: string | null = ''; after !== null && !this.#closed;) {
+        this.#flush();
+        after = this.#prunePage(now, after).next;
+        await new Promise((resolve) => defer(() => resolve(undefined)));
+      }
+    } finally {
+      this.#pruning = false;
+    }
+  }
+
+  /** Trims the expired streams among the next {@link PRUNE_PAGE} after `after`, in one transaction. */
+  #prunePage(now: number, after: string): { trimmed: number; next: string | null } {
+    const cutoff = now - (this.#retention.maxAgeMs ?? Number.POSITIVE_INFINITY);
     return this.#sqlite.transaction(() => {
-      const expired = this.#stmt.expiredStreams.all(cutoff) as {
+      const page = this.#stmt.streamAges.all(cutoff, after, PRUNE_PAGE) as {
         thread_id: string;
-        head_seq: number;
         first_seq: number;
+        expired: number;
       }[];
-      for (const s of expired) {
+      let trimmed = 0;
+      for (const s of page) {
+        if (!s.expired) continue;
         const row = this.#stmt.firstSince.get(s.thread_id, s.first_seq, cutoff) as {
           seq: number | null;
         };
         this.#setFirst(s.thread_id, row.seq ?? this.#state(s.thread_id).committedSeq + 1);
+        trimmed++;
       }
-      return expired.length;
+      return { trimmed, next: page.length < PRUNE_PAGE ? null : page[page.length - 1]!.thread_id };
     })();
   }
 
