@@ -60,7 +60,7 @@ const threadNotFound = (threadId: string) =>
 export class SqliteChatStore implements ChatStore {
   readonly #db: Kysely<DatabaseSchema>;
   readonly #sync: SyncExecutor;
-  /** Run transitions and answers: the many small writes of runs ending together. */
+  /** New threads, run transitions and answers: many small writes that arrive together. */
   readonly #writes: GroupCommit;
   readonly #onClose: (() => void) | undefined;
   #closed = false;
@@ -82,7 +82,7 @@ export class SqliteChatStore implements ChatStore {
   }
 
   createThread(input: { userId: UserId; title: string }): Promise<Thread> {
-    return this.#call(async (db) => {
+    return this.#call(() => {
       const now = Date.now();
       const row = {
         id: createThreadId(),
@@ -91,8 +91,11 @@ export class SqliteChatStore implements ChatStore {
         created_at: now,
         updated_at: now,
       };
-      await db.insertInto('threads').values(row).execute();
-      return toThread({ ...row, pos: 0 });
+      const insert = this.#db.insertInto('threads').values(row).compile();
+      return this.#writes.run(() => {
+        this.#sync.run(insert);
+        return toThread({ ...row, pos: 0 });
+      });
     });
   }
 
