@@ -7,12 +7,22 @@ import type { Context, Span, Tracer, TracerProvider } from '@opentelemetry/api';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION } from './semconv.js';
 
+/**
+ * One tracer per provider: this runs once per streamed event, and `getTracer` builds a cache
+ * key (SDK) or a new no-op tracer (API without SDK) each time. The global provider is a proxy
+ * whose tracers follow the SDK once it is registered; `trace.disable()` makes a new proxy.
+ */
+const tracers = new WeakMap<TracerProvider, Tracer>();
+
 /** The Tracewire tracer from `provider`, or from the global API when none is given (never creates a provider). */
 export function getTracewireTracer(provider?: TracerProvider): Tracer {
-  return (provider ?? trace.getTracerProvider()).getTracer(
-    INSTRUMENTATION_SCOPE,
-    INSTRUMENTATION_VERSION,
-  );
+  const p = provider ?? trace.getTracerProvider();
+  let tracer = tracers.get(p);
+  if (!tracer) {
+    tracer = p.getTracer(INSTRUMENTATION_SCOPE, INSTRUMENTATION_VERSION);
+    tracers.set(p, tracer);
+  }
+  return tracer;
 }
 
 const codeOf = (v: unknown): string | undefined => {

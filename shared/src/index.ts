@@ -95,4 +95,10 @@ export type { AppErrorCode, AppErrorData, TrpcErrorCodeKey } from './errors.js';
 export { CLOSE_CODES, isReconnectableCloseCode, closeCodeName } from './closeCodes.js';
 export type { CloseCode, CloseCodeName } from './closeCodes.js';
 export { INPUT_LIMITS } from './limits.js';
-export { isPlainJson, markPlainJson, transformer, type SerializedValue } from './transformer.js';
+export {
+  freezePlainJson,
+  isPlainJson,
+  plainJsonText,
+  transformer,
+  type SerializedValue,
+} from './transformer.js';

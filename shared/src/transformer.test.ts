@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import superjson from 'superjson';
 import { describe, expect, test } from 'vitest';
-import { isPlainJson, transformer } from './transformer.js';
+import { freezePlainJson, isPlainJson, plainJsonText, transformer } from './transformer.js';
 
 /** What a peer sees: the serialized form goes over the wire as JSON text. */
 const overTheWire = (v: unknown) =>
@@ -25,6 +25,26 @@ describe('wire transformer', () => {
     expect(JSON.stringify(transformer.serialize(event))).toBe(
       JSON.stringify(superjson.serialize(event)),
     );
+  });
+
+  test('a value frozen as plain JSON is known without a walk and written once, invisibly to JSON, spread and keys', () => {
+    const event = freezePlainJson({ type: 'message_delta', seq: 3, delta: 'hé' });
+    expect(Object.isFrozen(event)).toBe(true);
+    expect(isPlainJson(event)).toBe(true);
+    expect(JSON.stringify(event)).toBe('{"type":"message_delta","seq":3,"delta":"hé"}');
+    expect(Object.keys(event)).toEqual(['type', 'seq', 'delta']);
+    expect(isPlainJson({ ...event })).toBe(true); // by a walk: the copy is not marked
+    expect(plainJsonText({ ...event })).toBeUndefined();
+    const text = plainJsonText(event);
+    expect(text).toBe(JSON.stringify(event));
+    expect(plainJsonText(event)).toBe(text); // the same string, not written again
+    expect(JSON.stringify(transformer.serialize({ id: '1', data: event }))).toBe(
+      JSON.stringify(superjson.serialize({ id: '1', data: event })),
+    );
+    // Something already frozen cannot carry the mark: it is only frozen (and walked when asked).
+    const frozen = freezePlainJson(Object.freeze({ at: new Date(0) }));
+    expect(isPlainJson(frozen)).toBe(false);
+    expect(plainJsonText(frozen)).toBeUndefined();
   });
 
   test('values JSON cannot carry go through superjson and revive exactly', () => {

@@ -6,24 +6,48 @@ export interface SerializedValue {
   meta?: unknown;
 }
 
-/** Objects already known to be plain JSON (see {@link markPlainJson}). */
-const knownPlain = new WeakSet<object>();
+/**
+ * A plain-JSON value's own memo, kept on the value under a symbol: non-enumerable, so JSON,
+ * spread and `for…in` never see it. A slot on the object rather than a WeakMap/WeakSet entry:
+ * a weak entry per streamed event made every garbage collection walk tens of thousands of them.
+ */
+const PLAIN = Symbol('tracewire.plainJson');
+
+interface PlainSlot {
+  /** `JSON.stringify(value)`, once something asked for it. */
+  json: string | undefined;
+}
 
 /**
- * Records that a frozen object is plain JSON, so {@link isPlainJson} answers without walking
- * it again: an event is checked once when it is stored, not once per subscriber it reaches.
- * Only frozen objects are recorded (a later change could otherwise make the answer wrong);
- * the freeze is shallow, so the caller must own the nested values too (the event log does).
+ * Freezes `value` (shallowly) and records that it is plain JSON, so {@link isPlainJson}
+ * answers without walking it again and {@link plainJsonText} writes it once: an event is
+ * checked and encoded once, not once per subscriber it reaches. The caller must know it is
+ * plain JSON and own the nested values too (the event log does: it built them from JSON).
  */
-export function markPlainJson<T extends object>(value: T): T {
-  if (Object.isFrozen(value)) knownPlain.add(value);
-  return value;
+export function freezePlainJson<T extends object>(value: T): T {
+  if (!Object.isFrozen(value)) {
+    const slot: PlainSlot = { json: undefined };
+    Object.defineProperty(value, PLAIN, { value: slot });
+  }
+  return Object.freeze(value);
+}
+
+const slotOf = (v: object): PlainSlot | undefined => (v as { [PLAIN]?: PlainSlot })[PLAIN];
+
+/**
+ * `JSON.stringify(value)` for a value marked by {@link freezePlainJson}, written once and kept
+ * with it; undefined for any other value.
+ */
+export function plainJsonText(value: object): string | undefined {
+  const slot = slotOf(value);
+  if (!slot) return undefined;
+  return (slot.json ??= JSON.stringify(value));
 }
 
 /** True when `JSON.parse(JSON.stringify(v))` gives back exactly `v`. Walks without allocating. */
 export function isPlainJson(v: unknown, depth = 0): boolean {
   if (depth > 64) return false;
-  if (typeof v === 'object' && v !== null && knownPlain.has(v)) return true;
+  if (typeof v === 'object' && v !== null && slotOf(v) !== undefined) return true;
   switch (typeof v) {
     case 'string':
     case 'boolean':

@@ -1,4 +1,4 @@
-import { markPlainJson, transformer } from '@tracewire/shared';
+import { freezePlainJson, transformer } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
 import { createWireEncoder, type EventFrameBuilder } from './wsEncoder.js';
 
@@ -82,7 +82,7 @@ describe('wire encoder', () => {
         id: trackedId,
       },
     });
-    const stored = markPlainJson(Object.freeze({ ...event }));
+    const stored = freezePlainJson({ ...event });
     const annotated = Object.freeze({ type: 'x', at: new Date(5), n: undefined });
     for (const ev of [event, stored, { ...event }, annotated]) {
       expect(build('e1:7', ev)).toBe(JSON.stringify(adapterFrame(ev, 'e1:7')));

@@ -4,7 +4,7 @@
  * subscription built without the adapter (see {@link WireEncoder.follow}).
  * @module
  */
-import { isPlainJson, transformer } from '@tracewire/shared';
+import { isPlainJson, plainJsonText, transformer } from '@tracewire/shared';
 
 /** Builds the data frame of one tracked event of a followed subscription. */
 export type EventFrameBuilder = (trackedId: string, event: object) => string;
@@ -88,7 +88,8 @@ export function createWireEncoder(): WireEncoder {
   const eventJson = new WeakMap<object, string>();
   const followers = new WeakMap<object, (build: EventFrameBuilder) => void>();
   const jsonOf = (event: object) => {
-    let text = eventJson.get(event);
+    // Events stored by the log carry their JSON with them (see freezePlainJson).
+    let text = plainJsonText(event) ?? eventJson.get(event);
     if (text === undefined) {
       text = JSON.stringify(event);
       eventJson.set(event, text);

@@ -1,6 +1,6 @@
 import {
   isPlainJson,
-  markPlainJson,
+  freezePlainJson,
   transformer,
   type AgentEvent,
   type ThreadId,
@@ -66,7 +66,7 @@ export function decodeEvent(row: EventRow): AgentEvent {
           json: json,
           meta: JSON.parse(row.data_meta) as never,
         });
-  const event = Object.freeze({
+  const fields = {
     type: row.type,
     threadId: row.thread_id as ThreadId,
     runId: row.run_id,
@@ -74,7 +74,7 @@ export function decodeEvent(row: EventRow): AgentEvent {
     epoch: row.epoch,
     ts: row.ts,
     ...rest,
-  }) as unknown as AgentEvent;
+  } as unknown as AgentEvent;
   // Stored without annotations: plain JSON, known without another walk.
-  return row.data_meta === null ? markPlainJson(event) : event;
+  return row.data_meta === null ? freezePlainJson(fields) : Object.freeze(fields);
 }

@@ -1,7 +1,7 @@
 import {
   AppError,
   createEpoch,
-  markPlainJson,
+  freezePlainJson,
   type AgentEvent,
   type ThreadId,
 } from '@tracewire/shared';
@@ -183,8 +183,8 @@ export class SqliteEventLog implements EventLog {
         const seq = ++state.headSeq;
         // Stored events are immutable; plain ones are recorded as such, so the wire
         // transformer does not walk them again for each subscriber.
-        const event = Object.freeze({ ...draft, seq, epoch: state.epoch }) as AgentEvent;
-        events.push(data.meta === null ? markPlainJson(event) : event);
+        const fields: AgentEvent = { ...draft, seq, epoch: state.epoch };
+        events.push(data.meta === null ? freezePlainJson(fields) : Object.freeze(fields));
         rows.push([
           threadId,
           seq,
