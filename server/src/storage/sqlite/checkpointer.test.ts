@@ -1,18 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { expect, test } from 'vitest';
 import { startCheckpointer } from './checkpointer.js';
+import { openWalDatabase } from './__tests__/walDatabase.js';
 
 test('under a write load that never pauses, the WAL stays bounded: the worker restarts it past maxWalFrames', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-ckpt-'));
-  const file = path.join(dir, 'w.db');
-  const sqlite = new Database(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.exec('create table t (k integer primary key, v text)');
+  using db = openWalDatabase('k integer primary key, v text', [
+    'synchronous = NORMAL',
+    'busy_timeout = 5000',
+  ]);
+  const { sqlite, file } = db;
   const checkpointer = startCheckpointer({ file, sqlite, intervalMs: 10, maxWalFrames: 256 });
   try {
     const insert = sqlite.prepare('insert or replace into t (k, v) values (?, ?)');
@@ -37,7 +33,5 @@ test('under a write load that never pauses, the WAL stays bounded: the worker re
     });
   } finally {
     await checkpointer.stop();
-    sqlite.close();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,27 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, test } from 'vitest';
 import { createGroupCommit } from './groupCommit.js';
+import { openWalDatabase } from './__tests__/walDatabase.js';
 
-/** A WAL database file with one table, closed and removed on dispose. */
-function tempDb(): { sqlite: Database.Database; file: string } & Disposable {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-group-'));
-  const file = path.join(dir, 'g.db');
-  const sqlite = new Database(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('wal_autocheckpoint = 0');
-  sqlite.exec('create table t (id integer primary key, v text not null unique)');
-  return {
-    sqlite,
-    file,
-    [Symbol.dispose]: () => {
-      if (sqlite.open) sqlite.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const tempDb = () =>
+  openWalDatabase('id integer primary key, v text not null unique', ['wal_autocheckpoint = 0']);
 
 /** Frames in the WAL: each commit appends the pages it changed. */
 const walFrames = (sqlite: Database.Database) =>
