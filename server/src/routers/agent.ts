@@ -150,8 +150,8 @@ function threadEvents(opts: ThreadEventsOptions): AsyncIterable<TrackedEnvelope<
       follow(event, (write) => {
         if (ended) return;
         direct.write = (trackedId, e) => {
-          meter(e);
           write(trackedId, e);
+          meter(e);
         };
       });
     }
