@@ -181,8 +181,8 @@ export class SqliteEventLog implements EventLog {
       const rows: unknown[][] = [];
       for (const { draft, parts, data } of encoded) {
         const seq = ++state.headSeq;
-        // Stored events are immutable; plain ones are recorded as such, so the wire
-        // transformer does not walk them again for each subscriber.
+        // Stored events are immutable; plain ones are marked as such (and keep their wire JSON
+        // once written), so nothing walks or encodes them again for each subscriber.
         const fields: AgentEvent = { ...draft, seq, epoch: state.epoch };
         events.push(data.meta === null ? freezePlainJson(fields) : Object.freeze(fields));
         rows.push([
