@@ -1,29 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import type { StreamEvent, ThreadId, UserId } from '@tracewire/shared';
 import { expect, test } from 'vitest';
-import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/index.js';
+import { openTestStorage } from '../storage/sqlite/__tests__/testStorage.js';
 import { streamThread, type StreamItem } from './delivery.js';
 import { deltaDrafts } from './eventLog.contract.js';
 import type { DeliverySink, DirectWrite } from './flowControl.js';
-
-/** Storage on a fresh SQLite file, closed and removed on dispose. */
-async function openStorage(): Promise<SqliteStorage & AsyncDisposable> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-delivery-'));
-  const storage = await openSqliteStorage({
-    file: path.join(dir, 'tracewire.db'),
-    logger: pino({ level: 'silent' }),
-  });
-  return {
-    ...storage,
-    [Symbol.asyncDispose]: async () => {
-      await storage.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A sink whose unsent byte count the test sets. */
 function testSink(): DeliverySink & { queued: number; closedWith: number | null } {
@@ -48,7 +28,7 @@ async function peek<T>(p: Promise<T>): Promise<T | typeof PENDING> {
 const seqOf = (e: StreamEvent) => ('seq' in e ? e.seq : -1);
 
 test('with a direct writer, live events in order are written by the listener while the generator waits; a full connection, a failed write and the end go through the generator', async () => {
-  await using storage = await openStorage();
+  await using storage = await openTestStorage();
   const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
   const threadId: ThreadId = thread.id;
   const sink = testSink();
@@ -110,7 +90,7 @@ test('with a direct writer, live events in order are written by the listener whi
 });
 
 test('events that arrive while the generator is not waiting are yielded by it, in order, before direct writes take over again', async () => {
-  await using storage = await openStorage();
+  await using storage = await openTestStorage();
   const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
   const threadId: ThreadId = thread.id;
   const direct: { write: DirectWrite | null } = { write: null };

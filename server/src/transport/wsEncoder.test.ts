@@ -2,7 +2,8 @@ import { freezePlainJson, transformer } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
 import { createWireEncoder, type EventFrameBuilder } from './wsEncoder.js';
 
-const event = Object.freeze({
+/** A stored event, as the log keeps it: frozen and marked plain JSON. */
+const event = freezePlainJson({
   type: 'message_delta',
   threadId: 'thr_1',
   runId: 'run_1',
@@ -29,7 +30,7 @@ describe('wire encoder', () => {
       frame(1, event),
       frame('op-2', event, '2.0'),
       frame(null, event),
-      frame(3, { ...event }), // not frozen: the generic path
+      frame(3, { ...event }), // not marked: the generic path
       frame(4, Object.freeze({ at: new Date(0) })),
       { id: 5, result: { type: 'started' } },
       { id: 6, error: { message: 'nope', code: -32600, data: { appCode: 'BAD_REQUEST' } } },
@@ -43,7 +44,8 @@ describe('wire encoder', () => {
   test('an event reaching many subscribers is written once and reused', () => {
     const counting = createWireEncoder();
     let calls = 0;
-    const ev = Object.freeze({
+    // As the log stores it: marked plain (its toJSON counts the encodings).
+    const ev = freezePlainJson({
       type: 'agent_thinking',
       text: 'x',
       toJSON() {

@@ -4,7 +4,7 @@
  * subscription built without the adapter (see {@link WireEncoder.follow}).
  * @module
  */
-import { isPlainJson, plainJsonText, transformer } from '@tracewire/shared';
+import { plainJsonText, transformer } from '@tracewire/shared';
 
 /** Builds the data frame of one tracked event of a followed subscription. */
 export type EventFrameBuilder = (trackedId: string, event: object) => string;
@@ -78,30 +78,20 @@ const headText = (opId: unknown, jsonrpc: unknown) =>
   (jsonrpc === undefined ? '' : `"jsonrpc":${JSON.stringify(jsonrpc)},`);
 
 /**
- * Creates the encoder. In a tracked event frame, EVENT is the same frozen object for every
- * subscriber of the thread (stored by the log), so its JSON is kept (weakly, per object) and
- * reused. Anything else, including events that needed superjson annotations, is
- * `JSON.stringify`'d. The text is what `JSON.stringify` would produce, so every tRPC client
- * reads it as usual.
+ * Creates the encoder. In a tracked event frame, EVENT is the same object for every
+ * subscriber of the thread, and the log marks it as plain JSON (see `freezePlainJson`), so
+ * its JSON is written once and kept with it. Anything else, including events that needed
+ * superjson annotations, is `JSON.stringify`'d. The text is what `JSON.stringify` would
+ * produce, so every tRPC client reads it as usual.
  */
 export function createWireEncoder(): WireEncoder {
-  const eventJson = new WeakMap<object, string>();
   const followers = new WeakMap<object, (build: EventFrameBuilder) => void>();
-  const jsonOf = (event: object) => {
-    // Events stored by the log carry their JSON with them (see freezePlainJson).
-    let text = plainJsonText(event) ?? eventJson.get(event);
-    if (text === undefined) {
-      text = JSON.stringify(event);
-      eventJson.set(event, text);
-    }
-    return text;
-  };
   /** The builder for one subscription: what the adapter plus `encode` would write. */
   const builderFor = (opId: unknown, jsonrpc: unknown): EventFrameBuilder => {
     const head = headText(opId, jsonrpc);
     return (trackedId, event) => {
-      if (Object.isFrozen(event) && isPlainJson(event))
-        return frameText(head, JSON.stringify(trackedId), jsonOf(event));
+      const json = plainJsonText(event);
+      if (json !== undefined) return frameText(head, JSON.stringify(trackedId), json);
       const data = transformer.serialize({ id: trackedId, data: event });
       return JSON.stringify({ id: opId, jsonrpc, result: { type: 'data', data, id: trackedId } });
     };
@@ -115,8 +105,9 @@ export function createWireEncoder(): WireEncoder {
         followers.delete(f.event);
         onWire(builderFor(f.id, f.jsonrpc));
       }
-      if (!Object.isFrozen(f.event)) return JSON.stringify(msg);
-      return frameText(headText(f.id, f.jsonrpc), JSON.stringify(f.trackedId), jsonOf(f.event));
+      const json = plainJsonText(f.event);
+      if (json === undefined) return JSON.stringify(msg);
+      return frameText(headText(f.id, f.jsonrpc), JSON.stringify(f.trackedId), json);
     },
     follow(marker, onWire) {
       followers.set(marker, onWire);

@@ -19,7 +19,8 @@ import {
   everyKindOfDraft,
 } from '../../events/eventLog.contract.js';
 import { describeChatStoreContract } from '../chatStore.contract.js';
-import { openSqliteStorage, type SqliteStorage, type SqliteStorageOptions } from './index.js';
+import { openSqliteStorage } from './index.js';
+import { openTestStorage } from './__tests__/testStorage.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
@@ -30,23 +31,6 @@ const logger = pino({ level: 'silent' });
 function tempDir(): { dir: string } & Disposable {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-sqlite-'));
   return { dir, [Symbol.dispose]: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Opens storage on a fresh file in a temp dir; disposing closes it and removes the dir. */
-async function openTestStorage(
-  opts: Partial<SqliteStorageOptions> = {},
-): Promise<SqliteStorage & { file: string } & AsyncDisposable> {
-  const tmp = tempDir();
-  const file = path.join(tmp.dir, 'nested', 'tracewire.db');
-  const storage = await openSqliteStorage({ file, logger, ...opts });
-  return {
-    ...storage,
-    file,
-    [Symbol.asyncDispose]: async () => {
-      await storage.close();
-      tmp[Symbol.dispose]();
-    },
-  };
 }
 
 describeChatStoreContract('sqlite', () => openTestStorage());
