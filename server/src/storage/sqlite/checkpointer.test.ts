@@ -15,9 +15,9 @@ test('under a write load that never pauses, the WAL stays bounded: the worker re
     const value = 'x'.repeat(3000);
     let written = 0;
     let largestWal = 0;
-    const until = Date.now() + 1_500;
     // Many small commits spread over the whole key space: every commit dirties new pages.
-    for (let i = 0; Date.now() < until; i++) {
+    // Bounded by volume, not time, so a busy machine only makes it slower.
+    for (let i = 0; written <= 24 * 2 ** 20; i++) {
       sqlite.transaction(() => {
         for (let j = 0; j < 8; j++) insert.run((i * 7919 + j * 104729) % 20_000, value);
       })();
@@ -26,7 +26,6 @@ test('under a write load that never pauses, the WAL stays bounded: the worker re
       await new Promise((r) => setTimeout(r, 1));
     }
     // Without the restart the WAL holds every page ever committed (PASSIVE never catches up).
-    expect(written).toBeGreaterThan(20 * 2 ** 20);
     expect(largestWal).toBeLessThan(8 * 2 ** 20);
     expect(sqlite.prepare('select count(*) as n from t').get()).toMatchObject({
       n: expect.any(Number) as number,
@@ -34,4 +33,4 @@ test('under a write load that never pauses, the WAL stays bounded: the worker re
   } finally {
     await checkpointer.stop();
   }
-});
+}, 30_000);
