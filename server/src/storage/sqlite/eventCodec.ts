@@ -5,7 +5,6 @@ import {
   type AgentEvent,
   type ThreadId,
 } from '@tracewire/shared';
-import type { Selectable } from 'kysely';
 import type { AgentEventDraft } from '../../events/eventLog.js';
 import type { EventsTable } from './schema.js';
 
@@ -17,8 +16,11 @@ export interface EncodedEventData {
   meta: string | null;
 }
 
-/** An events row as read back. */
-export type EventRow = Selectable<EventsTable>;
+/** An events row as read back, with its stream's thread id. */
+export type EventRow = Pick<
+  EventsTable,
+  'seq' | 'epoch' | 'type' | 'run_id' | 'ts' | 'data' | 'data_meta'
+> & { thread_id: string };
 
 /**
  * Encodes the fields an event has beyond the columns. Plain JSON when that is exact (the

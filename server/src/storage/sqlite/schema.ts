@@ -46,6 +46,8 @@ export interface RunsTable {
 
 /** Position of one thread's event stream. */
 export interface StreamsTable {
+  /** The key events refer to (smaller in their index than the thread id). */
+  id: Generated<number>;
   thread_id: string;
   epoch: string;
   head_seq: number;
@@ -53,11 +55,15 @@ export interface StreamsTable {
 }
 
 /**
- * One stored event. The common fields are columns; `data` holds the remaining fields as
- * plain JSON and `data_meta` the superjson annotations (Dates, undefined, …) when needed.
+ * One stored event, in append order. The common fields are columns; `data` holds the
+ * remaining fields as plain JSON and `data_meta` the superjson annotations (Dates,
+ * undefined, …) when needed. (stream, seq) is unique.
  */
 export interface EventsTable {
-  thread_id: string;
+  /** Append order (the rowid). */
+  pos: Generated<number>;
+  /** `streams.id` of the event's thread. */
+  stream: number;
   seq: number;
   epoch: string;
   type: string;

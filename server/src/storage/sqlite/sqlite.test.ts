@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -20,18 +19,12 @@ import {
 } from '../../events/eventLog.contract.js';
 import { describeChatStoreContract } from '../chatStore.contract.js';
 import { openSqliteStorage } from './index.js';
-import { openTestStorage } from './__tests__/testStorage.js';
+import { openTestStorage, tempDir } from './__tests__/testStorage.js';
 import { openDatabase } from './database.js';
-import { migrateToLatest } from './migrations.js';
+import { MIGRATIONS, migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 
 const logger = pino({ level: 'silent' });
-
-/** A temp dir removed on dispose. */
-function tempDir(): { dir: string } & Disposable {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-sqlite-'));
-  return { dir, [Symbol.dispose]: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 describeChatStoreContract('sqlite', () => openTestStorage());
 describeEventLogContract('sqlite', () => openTestStorage());
@@ -135,7 +128,7 @@ describe('SQLite storage', () => {
         .selectFrom('kysely_migration' as never)
         .select('name' as never)
         .execute();
-      expect(applied).toEqual([{ name: '001_initial' }]);
+      expect(applied).toEqual(Object.keys(MIGRATIONS).map((name) => ({ name })));
     } finally {
       await db.destroy();
     }

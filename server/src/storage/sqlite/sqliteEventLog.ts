@@ -40,6 +40,8 @@ export interface SqliteEventLogOptions {
 
 /** In-memory copy of a stream row; the log is the only writer of its streams. */
 interface StreamState {
+  /** `streams.id`: the key of the stream's events. */
+  id: number;
   epoch: string;
   /** Last seq handed out (may still be pending). */
   headSeq: number;
@@ -64,27 +66,27 @@ interface Subscription {
 }
 
 const SQL = {
-  selectStream: 'select epoch, head_seq, first_seq from streams where thread_id = ?',
+  selectStream: 'select id, epoch, head_seq, first_seq from streams where thread_id = ?',
   insertStream:
     'insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1) on conflict (thread_id) do nothing',
   insertEvent:
-    'insert into events (thread_id, seq, epoch, type, run_id, ts, data, data_meta) values (?, ?, ?, ?, ?, ?, ?, ?)',
+    'insert into events (stream, seq, epoch, type, run_id, ts, data, data_meta) values (?, ?, ?, ?, ?, ?, ?, ?)',
   // The last seq stored in the current epoch: with `streams.head_seq`, the stream's head.
-  lastStored: 'select seq, epoch from events where thread_id = ? order by seq desc limit 1',
+  lastStored: 'select seq, epoch from events where stream = ? order by seq desc limit 1',
   // Records the head with the new first seq: once a prefix is deleted (possibly every event),
   // the events table alone no longer tells where the stream ended.
-  setFirst: 'update streams set first_seq = ?, head_seq = max(head_seq, ?) where thread_id = ?',
-  deleteBefore: 'delete from events where thread_id = ? and seq < ?',
-  tsAt: 'select ts from events where thread_id = ? and seq = ?',
-  firstSince: 'select min(seq) as seq from events where thread_id = ? and seq >= ? and ts >= ?',
-  read: `select e.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
-    from events e join streams s on s.thread_id = e.thread_id and s.epoch = e.epoch
-    where e.thread_id = ? and e.seq > ? order by e.seq limit ?`,
+  setFirst: 'update streams set first_seq = ?, head_seq = max(head_seq, ?) where id = ?',
+  deleteBefore: 'delete from events where stream = ? and seq < ?',
+  tsAt: 'select ts from events where stream = ? and seq = ?',
+  firstSince: 'select min(seq) as seq from events where stream = ? and seq >= ? and ts >= ?',
+  read: `select s.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
+    from streams s join events e on e.stream = s.id and e.epoch = s.epoch
+    where s.thread_id = ? and e.seq > ? order by e.seq limit ?`,
   // One page of streams (by thread id) with whether their first event is older than a cutoff.
-  streamAges: `select s.thread_id, s.first_seq, e.ts < ? as expired from streams s
-    join events e on e.thread_id = s.thread_id and e.seq = s.first_seq
+  streamAges: `select s.id, s.thread_id, s.first_seq, e.ts < ? as expired from streams s
+    join events e on e.stream = s.id and e.seq = s.first_seq
     where s.thread_id > ? order by s.thread_id limit ?`,
-  deleteAll: 'delete from events where thread_id = ?',
+  deleteAll: 'delete from events where stream = (select id from streams where thread_id = ?)',
   resetStream: `insert into streams (thread_id, epoch, head_seq, first_seq) values (?, ?, 0, 1)
     on conflict (thread_id) do update set epoch = excluded.epoch, head_seq = 0, first_seq = 1`,
 } as const;
@@ -186,7 +188,7 @@ export class SqliteEventLog implements EventLog {
         const fields: AgentEvent = { ...draft, seq, epoch: state.epoch };
         events.push(data.meta === null ? freezePlainJson(fields) : Object.freeze(fields));
         rows.push([
-          threadId,
+          state.id,
           seq,
           state.epoch,
           parts.type,
@@ -274,14 +276,10 @@ export class SqliteEventLog implements EventLog {
         this.#stmt.deleteAll.run(threadId);
         this.#stmt.resetStream.run(threadId, epoch);
       })();
-      this.#streams.set(threadId, {
-        epoch,
-        headSeq: 0,
-        committedSeq: 0,
-        firstSeq: 1,
-        oldestTs: undefined,
-      });
-      return Promise.resolve({ epoch, headSeq: 0, firstSeq: 1 });
+      // Reloaded: the row (and its id) may be new.
+      this.#streams.delete(threadId);
+      const s = this.#state(threadId);
+      return Promise.resolve({ epoch: s.epoch, headSeq: s.headSeq, firstSeq: s.firstSeq });
     } catch (err) {
       return Promise.reject(toAppError(err));
     }
@@ -324,6 +322,7 @@ export class SqliteEventLog implements EventLog {
     const cutoff = now - (this.#retention.maxAgeMs ?? Number.POSITIVE_INFINITY);
     return this.#sqlite.transaction(() => {
       const page = this.#stmt.streamAges.all(cutoff, after, PRUNE_PAGE) as {
+        id: number;
         thread_id: string;
         first_seq: number;
         expired: number;
@@ -331,10 +330,11 @@ export class SqliteEventLog implements EventLog {
       let trimmed = 0;
       for (const s of page) {
         if (!s.expired) continue;
-        const row = this.#stmt.firstSince.get(s.thread_id, s.first_seq, cutoff) as {
+        const row = this.#stmt.firstSince.get(s.id, s.first_seq, cutoff) as {
           seq: number | null;
         };
-        this.#setFirst(s.thread_id, row.seq ?? this.#state(s.thread_id).committedSeq + 1);
+        const first = row.seq ?? this.#state(s.thread_id).committedSeq + 1;
+        this.#setFirst(s.id, s.thread_id, first);
         trimmed++;
       }
       return { trimmed, next: page.length < PRUNE_PAGE ? null : page[page.length - 1]!.thread_id };
@@ -359,19 +359,16 @@ export class SqliteEventLog implements EventLog {
   #state(threadId: string): StreamState {
     const cached = this.#streams.get(threadId);
     if (cached) return cached;
-    let row = this.#stmt.selectStream.get(threadId) as
-      { epoch: string; head_seq: number; first_seq: number } | undefined;
+    type StreamRow = { id: number; epoch: string; head_seq: number; first_seq: number };
+    let row = this.#stmt.selectStream.get(threadId) as StreamRow | undefined;
     if (!row) {
       this.#stmt.insertStream.run(threadId, createEpoch());
-      row = this.#stmt.selectStream.get(threadId) as {
-        epoch: string;
-        head_seq: number;
-        first_seq: number;
-      };
+      row = this.#stmt.selectStream.get(threadId) as StreamRow;
     }
-    const last = this.#stmt.lastStored.get(threadId) as { seq: number; epoch: string } | undefined;
+    const last = this.#stmt.lastStored.get(row.id) as { seq: number; epoch: string } | undefined;
     const head = last?.epoch === row.epoch ? Math.max(row.head_seq, last.seq) : row.head_seq;
     const state: StreamState = {
+      id: row.id,
       epoch: row.epoch,
       headSeq: head,
       committedSeq: head,
@@ -456,21 +453,23 @@ export class SqliteEventLog implements EventLog {
     if (maxAgeMs !== undefined) {
       const cutoff = now - maxAgeMs;
       if (state.oldestTs === undefined) {
-        const row = this.#stmt.tsAt.get(threadId, first) as { ts: number } | undefined;
+        const row = this.#stmt.tsAt.get(state.id, first) as { ts: number } | undefined;
         state.oldestTs = row?.ts;
       }
       if (state.oldestTs !== undefined && state.oldestTs < cutoff) {
-        const row = this.#stmt.firstSince.get(threadId, first, cutoff) as { seq: number | null };
+        const row = this.#stmt.firstSince.get(state.id, first, cutoff) as {
+          seq: number | null;
+        };
         first = row.seq ?? state.headSeq + 1;
       }
     }
-    if (first !== state.firstSeq) this.#setFirst(threadId, first);
+    if (first !== state.firstSeq) this.#setFirst(state.id, threadId, first);
   }
 
   /** Cuts the stream's prefix below `first` (never a hole in the middle). */
-  #setFirst(threadId: string, first: number): void {
-    this.#stmt.deleteBefore.run(threadId, first);
-    this.#stmt.setFirst.run(first, first - 1, threadId);
+  #setFirst(streamId: number, threadId: string, first: number): void {
+    this.#stmt.deleteBefore.run(streamId, first);
+    this.#stmt.setFirst.run(first, first - 1, streamId);
     const state = this.#streams.get(threadId);
     if (state) {
       state.firstSeq = first;

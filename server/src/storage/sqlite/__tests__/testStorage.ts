@@ -4,6 +4,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { openSqliteStorage, type SqliteStorage, type SqliteStorageOptions } from '../index.js';
 
+/** A fresh temp directory, removed on dispose. */
+export function tempDir(): { dir: string } & Disposable {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-sqlite-'));
+  return { dir, [Symbol.dispose]: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** Opens storage on a fresh file in a temp dir; disposing closes it and removes the dir. */
 export async function openTestStorage(
   opts: Partial<SqliteStorageOptions> = {},
