@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { AppError, CLOSE_CODES } from '@tracewire/shared';
-import { WebSocket as WebSocketImpl, WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { isTokenExpiredError } from '../auth/tokens.js';
 import type { BaseContext } from '../context.js';
 import { limitsFor, type Limits } from '../limits/index.js';
@@ -20,6 +20,7 @@ import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
 import { isOriginAllowed } from './origin.js';
 import { createWireEncoder } from './wsEncoder.js';
+import { batchTick, corkedSend } from './writeBatch.js';
 import { WsDeliverySink } from './wsSink.js';
 
 /** Options for {@link createTransport}. */
@@ -63,56 +64,6 @@ function countAdapterRefusal(limits: Limits, error: { code: string; message: str
 
 const WS_ATTRS = { 'network.protocol.name': 'websocket' };
 
-/** The part of a writable a tick batcher needs (net.Socket, http.ServerResponse). */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-  readonly writable: boolean;
-  readonly writableLength: number;
-}
-
-/** Streams corked in the current turn, uncorked together by one `setImmediate`. */
-const corked = new Set<Corkable>();
-
-function uncorkAll(): void {
-  const list = [...corked];
-  corked.clear();
-  for (const s of list) s.uncork();
-}
-
-/**
- * Batches every write a connection makes within one event-loop turn into one syscall:
- * the first write of a turn corks the stream and one shared `setImmediate` uncorks all
- * corked streams, so a burst of event frames leaves as one `writev` instead of one each.
- * Frames are never held past the current turn (no timers), and `bufferedAmount` still
- * counts corked bytes, so backpressure sees them.
- */
-function batchTick(stream: Corkable): void {
-  // A stream with bytes already queued is not draining (slow or stalled peer): corking it
-  // gains nothing and only holds more chunks, so its writes go straight through.
-  if (corked.has(stream) || !stream.writable || stream.writableLength > 0) return;
-  if (corked.size === 0) setImmediate(uncorkAll);
-  corked.add(stream);
-  stream.cork();
-}
-
-type SocketWithInternals = WebSocket & { _socket?: Corkable };
-// Called with the socket as `this` (see corkedSend).
-// eslint-disable-next-line @typescript-eslint/unbound-method
-const wsSend = WebSocketImpl.prototype.send;
-
-/**
- * `ws.send` for every accepted socket: tRPC writes one frame per event, and frames sent in
- * one turn leave in one `writev`. `ws` does not expose its net.Socket; `_socket` is its
- * documented-in-source field, used only here and only for cork/uncork. One shared
- * function, not a closure per connection.
- */
-function corkedSend(this: SocketWithInternals, ...args: unknown[]): void {
-  const socket = this._socket;
-  if (socket && typeof socket.cork === 'function') batchTick(socket);
-  (wsSend as (...a: unknown[]) => void).apply(this, args);
-}
-
 /**
  * One `node:http` server: tRPC over HTTP (batch) and SSE at `/trpc`, WebSocket upgrade on
  * the same path, health probes and metrics. Only wiring: no domain logic here.
@@ -145,7 +96,7 @@ export function createTransport(opts: TransportOptions): Transport {
     createContext: async ({ req, res, info }) => {
       const sse = info.type === 'subscription';
       if (sse) {
-        // Event frames written in one turn leave in one syscall (see createTickBatcher).
+        // Event frames written in one turn leave in one syscall (see batchTick).
         const write = res.write.bind(res) as (...a: unknown[]) => boolean;
         res.write = ((...a: unknown[]) => {
           batchTick(res);

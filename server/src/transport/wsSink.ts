@@ -1,6 +1,7 @@
 import type { DeliverySink, DirectWrite } from '../events/flowControl.js';
 import type { Connection } from './connections.js';
 import type { WireEncoder } from './wsEncoder.js';
+import { uncorkSoon } from './writeBatch.js';
 
 /**
  * A WebSocket connection as subscriptions see it: backpressure, close, and direct writes of
@@ -27,7 +28,9 @@ export class WsDeliverySink implements DeliverySink {
       onReady((trackedId, event) => {
         // Like the adapter: nothing is written once the socket is closing (the client
         // resumes from its last event id).
-        if (socket.readyState === socket.OPEN) socket.send(build(trackedId, event));
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(build(trackedId, event));
+        uncorkSoon();
       }),
     );
   }

@@ -144,6 +144,30 @@ describe('SQLite storage', () => {
     });
   });
 
+  test('commits a batch once it is 5 ms old, within the turn, when appends keep arriving', async () => {
+    await using storage = await openTestStorage();
+    const threadId = createThreadId();
+    const seen: number[] = [];
+    storage.events.subscribe(threadId, (e) => seen.push(e.seq));
+    const busyUntil = (t: number) => {
+      while (performance.now() < t) {
+        /* a long synchronous turn: many timers due at once */
+      }
+    };
+    const first = storage.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+    busyUntil(performance.now() + 2);
+    void storage.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+    // Younger than the bound: nothing committed yet.
+    expect(seen).toEqual([]);
+    busyUntil(performance.now() + 4);
+    const last = storage.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+    // The append that found the batch 6 ms old committed it, itself included, synchronously.
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(seqs(await first)).toEqual([1, 2]);
+    expect(seqs(await last)).toEqual([4]);
+    expect(seqs(await storage.events.read(threadId, 0, 10))).toEqual([1, 2, 3, 4]);
+  });
+
   test('keeps at most maxEventsPerThread events and advances firstSeq, epoch unchanged', async () => {
     await using storage = await openTestStorage({ retention: { maxEventsPerThread: 10 } });
     const threadId = createThreadId();

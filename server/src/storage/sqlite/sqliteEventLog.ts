@@ -36,6 +36,13 @@ export interface SqliteEventLogOptions {
   pruneIntervalMs?: number;
   /** Stream positions kept in memory (oldest evicted first). @default 10000 */
   maxCachedStreams?: number;
+  /**
+   * Longest an accepted event waits for its commit while appends keep arriving in the same
+   * event-loop turn: an append that finds the batch this old commits it at once. Without a
+   * bound, a busy turn (many timers due) holds every event of the turn until its end.
+   * @default 5
+   */
+  maxBatchDelayMs?: number;
 }
 
 /** In-memory copy of a stream row; the log is the only writer of its streams. */
@@ -135,6 +142,9 @@ export class SqliteEventLog implements EventLog {
   readonly #listeners = new Map<string, Set<Subscription>>();
   #pending: PendingAppend[] = [];
   #pendingEvents = 0;
+  /** `performance.now()` of the batch's first append. */
+  #pendingSince = 0;
+  readonly #maxBatchDelayMs: number;
   #scheduled = false;
   #notifying = false;
   #closed = false;
@@ -147,6 +157,7 @@ export class SqliteEventLog implements EventLog {
     this.#logger = opts.logger;
     this.#onClose = opts.onClose;
     this.#maxCached = opts.maxCachedStreams ?? 10_000;
+    this.#maxBatchDelayMs = opts.maxBatchDelayMs ?? 5;
     this.#stmt = Object.fromEntries(
       Object.entries(SQL).map(([k, sql]) => [k, this.#sqlite.prepare(sql)]),
     ) as Statements;
@@ -201,8 +212,14 @@ export class SqliteEventLog implements EventLog {
       const done = new Promise<AgentEvent[]>((resolve, reject) => {
         this.#pending.push({ threadId, events, rows, resolve, reject });
       });
+      const now = performance.now();
+      if (this.#pendingEvents === 0) this.#pendingSince = now;
       this.#pendingEvents += events.length;
-      if (this.#pendingEvents >= MAX_PENDING_EVENTS) this.#flush();
+      if (
+        this.#pendingEvents >= MAX_PENDING_EVENTS ||
+        now - this.#pendingSince >= this.#maxBatchDelayMs
+      )
+        this.#flush();
       else this.#schedule();
       return done;
     } catch (err) {
