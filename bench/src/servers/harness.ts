@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { writeHeapSnapshot } from 'node:v8';
+import { watchStalls } from './stalls.js';
 import type { ServerCommand, ServerMessage } from '../protocol.js';
 
 /** What a server under test hands to {@link serveBench}. */
@@ -30,6 +31,7 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
   // Investigation aid: `BENCH_HEAP_SNAPSHOT=1` writes a heap snapshot at every GC'd stats
   // request (S3: idle, then with every connection held) into the working directory.
   const snapshots = process.env['BENCH_HEAP_SNAPSHOT'] === '1';
+  const stalls = watchStalls(process.env['BENCH_STALL_LOG']);
   process.on('message', (cmd: ServerCommand) => {
     if (cmd.type === 'stats') {
       if (cmd.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -47,6 +49,7 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
       for (const s of sockets) s.destroy();
       send({ type: 'dropped', at, sockets: n });
     } else {
+      stalls?.write();
       void server.close().finally(() => process.exit(0));
       setTimeout(() => process.exit(0), 2000).unref();
     }
