@@ -4,7 +4,11 @@ import type { ChatStore } from '../chatStore.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrations.js';
 import { SqliteChatStore } from './sqliteChatStore.js';
-import { SqliteEventLog, type RetentionOptions } from './sqliteEventLog.js';
+import {
+  SqliteEventLog,
+  type RetentionOptions,
+  type SqliteEventLogOptions,
+} from './sqliteEventLog.js';
 
 export type { RetentionOptions } from './sqliteEventLog.js';
 export { SqliteChatStore } from './sqliteChatStore.js';
@@ -17,6 +21,8 @@ export interface SqliteStorageOptions {
   file: string;
   /** Event history limits; none by default. */
   retention?: RetentionOptions;
+  /** See {@link SqliteEventLogOptions.maxBatchDelayMs}. */
+  maxBatchDelayMs?: number;
   logger?: Logger;
 }
 
@@ -56,6 +62,7 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
     events = new SqliteEventLog({
       database,
       retention: opts.retention,
+      ...(opts.maxBatchDelayMs !== undefined ? { maxBatchDelayMs: opts.maxBatchDelayMs } : {}),
       logger: opts.logger,
       onClose: release,
     });

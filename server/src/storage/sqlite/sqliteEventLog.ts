@@ -40,7 +40,7 @@ export interface SqliteEventLogOptions {
    * Longest an accepted event waits for its commit while appends keep arriving in the same
    * event-loop turn: an append that finds the batch this old commits it at once. Without a
    * bound, a busy turn (many timers due) holds every event of the turn until its end.
-   * @default 5
+   * @default 2
    */
   maxBatchDelayMs?: number;
 }
@@ -157,7 +157,7 @@ export class SqliteEventLog implements EventLog {
     this.#logger = opts.logger;
     this.#onClose = opts.onClose;
     this.#maxCached = opts.maxCachedStreams ?? 10_000;
-    this.#maxBatchDelayMs = opts.maxBatchDelayMs ?? 5;
+    this.#maxBatchDelayMs = opts.maxBatchDelayMs ?? 2;
     this.#stmt = Object.fromEntries(
       Object.entries(SQL).map(([k, sql]) => [k, this.#sqlite.prepare(sql)]),
     ) as Statements;
