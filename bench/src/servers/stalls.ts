@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
-/** A stall of the server's event loop, or a garbage collection, at `at` (ms since start). */
+/** A stall of the server's event loop, or a garbage collection, at `at` (Unix ms). */
 interface Entry {
   at: number;
   kind: string;
@@ -23,11 +23,11 @@ const GC_KINDS: Record<number, string> = {
 export function watchStalls(file: string | undefined): { write(): void } | null {
   if (!file) return null;
   const entries: Entry[] = [];
-  const t0 = performance.now();
+  const origin = performance.timeOrigin;
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
-      entries.push({ at: e.startTime - t0, kind: GC_KINDS[kind] ?? `gc-${kind}`, ms: e.duration });
+      entries.push({ at: origin + e.startTime, kind: GC_KINDS[kind] ?? `gc-${kind}`, ms: e.duration });
     }
   });
   gc.observe({ entryTypes: ['gc'] });
@@ -36,7 +36,7 @@ export function watchStalls(file: string | undefined): { write(): void } | null 
   const timer = setInterval(() => {
     const now = performance.now();
     const late = now - last - every;
-    if (late >= 10) entries.push({ at: last - t0, kind: 'loop', ms: late });
+    if (late >= 10) entries.push({ at: origin + last, kind: 'loop', ms: late });
     last = now;
   }, every);
   timer.unref();
