@@ -111,6 +111,23 @@ const initial: Migration = {
   },
 };
 
+/** The columns of an event row after its key, the same in 001 and 002. */
+const EVENT_FIELDS = sql.raw(`seq integer not null,
+        epoch text not null,
+        type text not null,
+        run_id text not null,
+        ts integer not null,
+        data text not null,
+        data_meta text`);
+
+/** Swaps the freshly filled `streams_<v>` and `events_<v>` in for the event log's tables. */
+async function replaceLogTables(trx: Kysely<unknown>, v: '001' | '002'): Promise<void> {
+  await sql`drop table events`.execute(trx);
+  await sql`drop table streams`.execute(trx);
+  await sql`alter table ${sql.table(`streams_${v}`)} rename to streams`.execute(trx);
+  await sql`alter table ${sql.table(`events_${v}`)} rename to events`.execute(trx);
+}
+
 /**
  * 002: the event log in append order. `events` was clustered by (thread_id, seq): with many
  * live threads every event landed in its own B-tree leaf, so each commit rewrote a 4 KiB page
@@ -137,22 +154,13 @@ const appendOrderEvents: Migration = {
       await sql`create table events_002 (
         pos integer primary key,
         stream integer not null,
-        seq integer not null,
-        epoch text not null,
-        type text not null,
-        run_id text not null,
-        ts integer not null,
-        data text not null,
-        data_meta text
+        ${EVENT_FIELDS}
       )`.execute(trx);
       await sql`insert into events_002 (stream, seq, epoch, type, run_id, ts, data, data_meta)
         select s.id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
         from events e join streams_002 s on s.thread_id = e.thread_id
         order by e.thread_id, e.seq`.execute(trx);
-      await sql`drop table events`.execute(trx);
-      await sql`drop table streams`.execute(trx);
-      await sql`alter table streams_002 rename to streams`.execute(trx);
-      await sql`alter table events_002 rename to events`.execute(trx);
+      await replaceLogTables(trx, '002');
       await sql`create unique index events_stream_seq on events (stream, seq)`.execute(trx);
     });
   },
@@ -169,22 +177,13 @@ const appendOrderEvents: Migration = {
       );
       await sql`create table events_001 (
         thread_id text not null,
-        seq integer not null,
-        epoch text not null,
-        type text not null,
-        run_id text not null,
-        ts integer not null,
-        data text not null,
-        data_meta text,
+        ${EVENT_FIELDS},
         constraint events_pk primary key (thread_id, seq)
       ) without rowid`.execute(trx);
       await sql`insert into events_001
         select s.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
         from events e join streams s on s.id = e.stream`.execute(trx);
-      await sql`drop table events`.execute(trx);
-      await sql`drop table streams`.execute(trx);
-      await sql`alter table streams_001 rename to streams`.execute(trx);
-      await sql`alter table events_001 rename to events`.execute(trx);
+      await replaceLogTables(trx, '001');
     });
   },
 };
