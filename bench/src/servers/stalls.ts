@@ -27,7 +27,11 @@ export function watchStalls(file: string | undefined): { write(): void } | null 
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
-      entries.push({ at: origin + e.startTime, kind: GC_KINDS[kind] ?? `gc-${kind}`, ms: e.duration });
+      entries.push({
+        at: origin + e.startTime,
+        kind: GC_KINDS[kind] ?? `gc-${kind}`,
+        ms: e.duration,
+      });
     }
   });
   gc.observe({ entryTypes: ['gc'] });

@@ -22,7 +22,7 @@ export interface SqliteStorageOptions {
   /** Event history limits; none by default. */
   retention?: RetentionOptions;
   /** See {@link SqliteEventLogOptions.maxBatchDelayMs}. */
-  maxBatchDelayMs?: number;
+  maxBatchDelayMs?: SqliteEventLogOptions['maxBatchDelayMs'];
   logger?: Logger;
 }
 
