@@ -23,10 +23,11 @@ interface PlainSlot {
  * answers without walking it again and {@link plainJsonText} writes it once: an event is
  * checked and encoded once, not once per subscriber it reaches. The caller must know it is
  * plain JSON and own the nested values too (the event log does: it built them from JSON).
+ * `json`, when the caller has it, must be exactly `JSON.stringify(value)`.
  */
-export function freezePlainJson<T extends object>(value: T): T {
+export function freezePlainJson<T extends object>(value: T, json?: string): T {
   if (!Object.isFrozen(value)) {
-    const slot: PlainSlot = { json: undefined };
+    const slot: PlainSlot = { json };
     Object.defineProperty(value, PLAIN, { value: slot });
   }
   return Object.freeze(value);

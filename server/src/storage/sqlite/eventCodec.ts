@@ -1,82 +1,71 @@
 import {
+  AppError,
   isPlainJson,
   freezePlainJson,
   transformer,
   type AgentEvent,
-  type ThreadId,
 } from '@tracewire/shared';
 import type { AgentEventDraft } from '../../events/eventLog.js';
 import type { EventsTable } from './schema.js';
 
-/** The stored form of an event's type-specific fields. */
-export interface EncodedEventData {
-  /** Plain JSON. */
-  data: string;
-  /** superjson annotations (Dates, undefined, Maps, …), null when plain JSON is exact. */
-  meta: string | null;
-}
-
-/** An events row as read back, with its stream's thread id. */
-export type EventRow = Pick<
-  EventsTable,
-  'seq' | 'epoch' | 'type' | 'run_id' | 'ts' | 'data' | 'data_meta'
-> & { thread_id: string };
+/** An events row as the read path needs it. */
+export type EventRow = Pick<EventsTable, 'data' | 'data_meta'>;
 
 /**
- * Encodes the fields an event has beyond the columns. Plain JSON when that is exact (the
- * common case, and fast); otherwise superjson so Dates (`agent_completed.message`) and
- * other values in tool args/results revive exactly.
+ * A draft checked and, when plain JSON is not exact, already serialized: everything that can
+ * fail happens before the event takes a position in its stream.
  */
-export function encodeEventData(rest: Record<string, unknown>): EncodedEventData {
-  if (isPlainJson(rest)) return { data: JSON.stringify(rest), meta: null };
-  const { json, meta } = transformer.serialize(rest);
-  return { data: JSON.stringify(json), meta: meta === undefined ? null : JSON.stringify(meta) };
+export interface PreparedDraft {
+  draft: AgentEventDraft;
+  /** superjson's form of the draft; null when the draft is plain JSON (the common case). */
+  serialized: { json: Record<string, unknown>; meta: string | null } | null;
 }
 
-/** Splits a draft into its column fields and the rest (what {@link encodeEventData} stores). */
-export function splitDraft(draft: AgentEventDraft): {
-  type: string;
-  threadId: string;
-  runId: string;
-  ts: number;
-  rest: Record<string, unknown>;
-} {
-  const {
-    type,
-    threadId,
-    runId,
-    ts,
-    seq: _seq,
-    epoch: _epoch,
-    ...rest
-  } = draft as unknown as Record<string, unknown> & {
-    type: string;
-    threadId: string;
-    runId: string;
-    ts: number;
+/** Checks the fields the columns hold and prepares the draft's encoding. */
+export function prepareDraft(draft: AgentEventDraft, threadId: string): PreparedDraft {
+  if (draft.threadId !== threadId)
+    throw new AppError('BAD_REQUEST', 'event threadId does not match the stream');
+  if (typeof draft.type !== 'string' || typeof draft.runId !== 'string')
+    throw new AppError('BAD_REQUEST', 'event type and runId must be strings');
+  if (!Number.isSafeInteger(draft.ts))
+    throw new AppError('BAD_REQUEST', 'event ts must be an integer (ms since the epoch)');
+  if (isPlainJson(draft)) return { draft, serialized: null };
+  const { json, meta } = transformer.serialize(draft);
+  return {
+    draft,
+    serialized: {
+      json: json as Record<string, unknown>,
+      meta: meta === undefined ? null : JSON.stringify(meta),
+    },
   };
-  return { type, threadId, runId, ts, rest };
 }
 
-/** Rebuilds the event exactly as it was appended. */
+/**
+ * The stored event and its `data`/`data_meta` columns: the whole event as JSON, which for a
+ * plain event is exactly its wire JSON (kept with the event, so it is never encoded again),
+ * plus superjson's annotations (Dates, undefined, Maps, …) when JSON alone is not exact.
+ */
+export function encodeEvent(
+  prepared: PreparedDraft,
+  seq: number,
+  epoch: string,
+): { event: AgentEvent; data: string; meta: string | null } {
+  const event = { ...prepared.draft, seq, epoch };
+  if (prepared.serialized === null) {
+    const data = JSON.stringify(event);
+    return { event: freezePlainJson(event, data), data, meta: null };
+  }
+  // Same keys in the same order as `event` (seq and epoch are plain), so the annotations'
+  // paths still hold.
+  const data = JSON.stringify({ ...prepared.serialized.json, seq, epoch });
+  return { event: Object.freeze(event), data, meta: prepared.serialized.meta };
+}
+
+/** Rebuilds the event exactly as it was appended (a plain one with its wire JSON). */
 export function decodeEvent(row: EventRow): AgentEvent {
   const json: unknown = JSON.parse(row.data);
-  const rest =
-    row.data_meta === null
-      ? (json as Record<string, unknown>)
-      : transformer.deserialize<Record<string, unknown>>({
-          json: json,
-          meta: JSON.parse(row.data_meta) as never,
-        });
-  const fields = {
-    type: row.type,
-    threadId: row.thread_id as ThreadId,
-    runId: row.run_id,
-    seq: row.seq,
-    epoch: row.epoch,
-    ts: row.ts,
-    ...rest,
-  } as unknown as AgentEvent;
-  // Stored without annotations: plain JSON, known without another walk.
-  return row.data_meta === null ? freezePlainJson(fields) : Object.freeze(fields);
+  if (row.data_meta === null) return freezePlainJson(json as AgentEvent, row.data);
+  return Object.freeze(
+    transformer.deserialize<AgentEvent>({ json: json, meta: JSON.parse(row.data_meta) }),
+  );
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import pino from 'pino';
-import { createThreadId, type ThreadId } from '@tracewire/shared';
+import { createThreadId, plainJsonText, transformer, type ThreadId } from '@tracewire/shared';
 import { expect, test } from 'vitest';
 import { openSqliteStorage } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -17,8 +17,39 @@ function migrator(file: string) {
   return { m, db, [Symbol.asyncDispose]: () => db.destroy() };
 }
 
-/** Writes two streams the way the 001 event log stored them (thread-clustered events). */
-function seed001(file: string, a: ThreadId, b: ThreadId): void {
+/** 001's `data`/`data_meta` of an event's non-column fields (its encoder, verbatim). */
+function encode001(rest: Record<string, unknown>): [string, string | null] {
+  const { json, meta } = transformer.serialize(rest);
+  return [JSON.stringify(json), meta === undefined ? null : JSON.stringify(meta)];
+}
+
+const CREATED = new Date('2026-11-23T10:00:00.000Z');
+
+/** The rows 001 held: thread a keeps 3..5 (1..2 pruned, one annotated), b was pruned to empty. */
+function rows001(a: ThreadId, b: ThreadId) {
+  const delta = (seq: number) => [a, seq, 'epocha', 'message_delta', 'run_1', 1000 + seq];
+  return {
+    streams: [
+      [a, 'epocha', 2, 3],
+      [b, 'epochb', 7, 8],
+    ],
+    events: [
+      [...delta(3), ...encode001({ delta: 'd3' })],
+      [...delta(4), ...encode001({ delta: 'd4', _meta: { traceparent: 'tp' } })],
+      [
+        a,
+        5,
+        'epocha',
+        'agent_completed',
+        'run_1',
+        1005,
+        ...encode001({ message: { id: 'msg_1', content: 'done', createdAt: CREATED } }),
+      ],
+    ],
+  };
+}
+
+function seed001(file: string, rows: ReturnType<typeof rows001>): void {
   const sqlite = new Database(file);
   try {
     const stream = sqlite.prepare(
@@ -27,20 +58,8 @@ function seed001(file: string, a: ThreadId, b: ThreadId): void {
     const event = sqlite.prepare(
       'insert into events (thread_id, seq, epoch, type, run_id, ts, data, data_meta) values (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    // a: events 3..5 kept (1..2 pruned); b: every event pruned, head 7.
-    stream.run(a, 'epocha', 2, 3);
-    stream.run(b, 'epochb', 7, 8);
-    for (const seq of [3, 4, 5])
-      event.run(
-        a,
-        seq,
-        'epocha',
-        'message_delta',
-        'run_1',
-        1000 + seq,
-        `{"delta":"d${seq}"}`,
-        null,
-      );
+    for (const r of rows.streams) stream.run(...r);
+    for (const r of rows.events) event.run(...r);
   } finally {
     sqlite.close();
   }
@@ -56,21 +75,26 @@ test('002 moves the 001 event log to append order: events, heads and first posit
     const { error } = await k.m.migrateTo('001_initial');
     expect(error).toBeUndefined();
   }
-  seed001(file, a, b);
+  const rows = rows001(a, b);
+  seed001(file, rows);
 
   const storage = await openSqliteStorage({ file, logger });
   try {
     const events = await storage.events.read(a, 0, 10);
-    expect(events.map((e) => [e.threadId, e.seq, e.epoch, e.type, e.ts])).toEqual([
-      [a, 3, 'epocha', 'message_delta', 1003],
-      [a, 4, 'epocha', 'message_delta', 1004],
-      [a, 5, 'epocha', 'message_delta', 1005],
+    expect(events.map((e) => [e.threadId, e.seq, e.epoch, e.type, e.runId, e.ts])).toEqual([
+      [a, 3, 'epocha', 'message_delta', 'run_1', 1003],
+      [a, 4, 'epocha', 'message_delta', 'run_1', 1004],
+      [a, 5, 'epocha', 'agent_completed', 'run_1', 1005],
     ]);
-    expect(events.map((e) => (e.type === 'message_delta' ? e.delta : null))).toEqual([
-      'd3',
-      'd4',
-      'd5',
-    ]);
+    expect(events[0]).toMatchObject({ delta: 'd3' });
+    expect(events[1]).toMatchObject({ delta: 'd4', _meta: { traceparent: 'tp' } });
+    // Annotations survive the move: the Date comes back a Date.
+    expect(events[2]).toMatchObject({ message: { content: 'done', createdAt: CREATED } });
+    expect(events[2]!.type === 'agent_completed' && events[2]!.message.createdAt).toBeInstanceOf(
+      Date,
+    );
+    // A plain event's stored text is exactly its JSON.
+    expect(plainJsonText(events[0]!)).toBe(JSON.stringify(events[0]));
     expect(await storage.events.head(a)).toEqual({ epoch: 'epocha', headSeq: 5, firstSeq: 3 });
     expect(await storage.events.head(b)).toEqual({ epoch: 'epochb', headSeq: 7, firstSeq: 8 });
     const [next] = await storage.events.append(b, [
@@ -82,21 +106,29 @@ test('002 moves the 001 event log to append order: events, heads and first posit
     await storage.close();
   }
 
-  // And back: 002's down restores the 001 layout with the same rows.
+  // And back: 002's down restores the 001 layout and its exact rows.
   await using k = migrator(file);
   const { error } = await k.m.migrateTo('001_initial');
   expect(error).toBeUndefined();
   const sqlite = new Database(file, { readonly: true });
   try {
-    expect(
-      sqlite.prepare('select thread_id, seq from events order by thread_id, seq').all(),
-    ).toEqual(
-      [
-        { thread_id: a, seq: 3 },
-        { thread_id: a, seq: 4 },
-        { thread_id: a, seq: 5 },
-        { thread_id: b, seq: 8 },
-      ].sort((x, y) => x.thread_id.localeCompare(y.thread_id) || x.seq - y.seq),
+    const back = sqlite
+      .prepare('select * from events order by thread_id, seq')
+      .raw()
+      .all() as unknown[][];
+    const appended = [
+      b,
+      8,
+      'epochb',
+      'message_delta',
+      'run_2',
+      2000,
+      ...encode001({ delta: 'after' }),
+    ];
+    expect(back).toEqual(
+      [...rows.events, appended].sort(
+        (x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1]),
+      ),
     );
   } finally {
     sqlite.close();

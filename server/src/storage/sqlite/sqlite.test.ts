@@ -7,6 +7,7 @@ import {
   createClientMessageId,
   createRunId,
   createThreadId,
+  plainJsonText,
   type AgentEvent,
   type ThreadId,
   type UserId,
@@ -167,6 +168,31 @@ describe('SQLite storage', () => {
     expect(seqs(await first)).toEqual([1, 2]);
     expect(seqs(await last)).toEqual([4]);
     expect(seqs(await storage.events.read(threadId, 0, 10))).toEqual([1, 2, 3, 4]);
+  });
+
+  test('stores each event whole: a plain event, live or read back, carries exactly its JSON; an annotated one none', async () => {
+    await using storage = await openTestStorage();
+    const threadId = createThreadId();
+    const live = await storage.events.append(threadId, everyKindOfDraft(threadId));
+    const read = await storage.events.read(threadId, 0, 100);
+    for (const events of [live, read]) {
+      for (const e of events) {
+        const annotated = e.type === 'agent_completed' || (e.type === 'tool_completed' && e.ok);
+        expect(plainJsonText(e)).toBe(annotated ? undefined : JSON.stringify(e));
+        expect(Object.isFrozen(e)).toBe(true);
+      }
+    }
+  });
+
+  test('refuses a draft whose column fields are malformed, taking no position', async () => {
+    await using storage = await openTestStorage();
+    const threadId = createThreadId();
+    const [good] = deltaDrafts({ threadId, n: 1 });
+    for (const bad of [{ ts: 1.5 }, { ts: '1' }, { runId: 7 }, { type: null }])
+      await expect(
+        storage.events.append(threadId, [{ ...good!, ...bad } as never]),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(seqs(await storage.events.append(threadId, [good!]))).toEqual([1]);
   });
 
   test('keeps at most maxEventsPerThread events and advances firstSeq, epoch unchanged', async () => {

@@ -1,10 +1,4 @@
-import {
-  AppError,
-  createEpoch,
-  freezePlainJson,
-  type AgentEvent,
-  type ThreadId,
-} from '@tracewire/shared';
+import { AppError, createEpoch, type AgentEvent, type ThreadId } from '@tracewire/shared';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type {
@@ -14,7 +8,7 @@ import type {
   StreamHead,
 } from '../../events/eventLog.js';
 import type { SqliteDatabase } from './database.js';
-import { decodeEvent, encodeEventData, splitDraft, type EventRow } from './eventCodec.js';
+import { decodeEvent, encodeEvent, prepareDraft, type EventRow } from './eventCodec.js';
 import { toAppError } from './sqliteErrors.js';
 
 /** How much history each thread keeps. Unset limits keep everything. */
@@ -86,8 +80,7 @@ const SQL = {
   deleteBefore: 'delete from events where stream = ? and seq < ?',
   tsAt: 'select ts from events where stream = ? and seq = ?',
   firstSince: 'select min(seq) as seq from events where stream = ? and seq >= ? and ts >= ?',
-  read: `select s.thread_id, e.seq, e.epoch, e.type, e.run_id, e.ts, e.data, e.data_meta
-    from streams s join events e on e.stream = s.id and e.epoch = s.epoch
+  read: `select e.data, e.data_meta from streams s join events e on e.stream = s.id and e.epoch = s.epoch
     where s.thread_id = ? and e.seq > ? order by e.seq limit ?`,
   // One page of streams (by thread id) with whether their first event is older than a cutoff.
   streamAges: `select s.id, s.thread_id, s.first_seq, e.ts < ? as expired from streams s
@@ -182,31 +175,27 @@ export class SqliteEventLog implements EventLog {
     try {
       this.#assertOpen();
       if (drafts.length === 0) return Promise.resolve([]);
-      // Encode before taking positions, so a bad payload fails only this call.
-      const encoded = drafts.map((d) => {
-        const parts = splitDraft(d);
-        if (parts.threadId !== threadId)
-          throw new AppError('BAD_REQUEST', 'event threadId does not match the stream');
-        return { draft: d, parts, data: encodeEventData(parts.rest) };
-      });
+      // Checked (and serialized when not plain) before taking positions, so a bad payload
+      // fails only this call.
+      const prepared = drafts.map((d) => prepareDraft(d, threadId));
       const state = this.#state(threadId);
       const events: AgentEvent[] = [];
       const rows: unknown[][] = [];
-      for (const { draft, parts, data } of encoded) {
+      for (const p of prepared) {
         const seq = ++state.headSeq;
-        // Stored events are immutable; plain ones are marked as such (and keep their wire JSON
-        // once written), so nothing walks or encodes them again for each subscriber.
-        const fields: AgentEvent = { ...draft, seq, epoch: state.epoch };
-        events.push(data.meta === null ? freezePlainJson(fields) : Object.freeze(fields));
+        // Stored events are immutable; plain ones are marked as such and keep their wire JSON
+        // (what is stored), so nothing walks or encodes them again for each subscriber.
+        const { event, data, meta } = encodeEvent(p, seq, state.epoch);
+        events.push(event);
         rows.push([
           state.id,
           seq,
           state.epoch,
-          parts.type,
-          parts.runId,
-          parts.ts,
-          data.data,
-          data.meta,
+          p.draft.type,
+          p.draft.runId,
+          p.draft.ts,
+          data,
+          meta,
         ]);
       }
       const done = new Promise<AgentEvent[]>((resolve, reject) => {
