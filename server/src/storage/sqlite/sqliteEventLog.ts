@@ -80,7 +80,8 @@ const SQL = {
   deleteBefore: 'delete from events where stream = ? and seq < ?',
   tsAt: 'select ts from events where stream = ? and seq = ?',
   firstSince: 'select min(seq) as seq from events where stream = ? and seq >= ? and ts >= ?',
-  read: `select e.data, e.data_meta from streams s join events e on e.stream = s.id and e.epoch = s.epoch
+  read: `select e.data, e.data_meta
+    from streams s join events e on e.stream = s.id and e.epoch = s.epoch
     where s.thread_id = ? and e.seq > ? order by e.seq limit ?`,
   // One page of streams (by thread id) with whether their first event is older than a cutoff.
   streamAges: `select s.id, s.thread_id, s.first_seq, e.ts < ? as expired from streams s
