@@ -1,5 +1,12 @@
-import { ROOT_CONTEXT, SpanKind, context, trace } from '@opentelemetry/api';
-import { afterAll, describe, expect, test } from 'vitest';
+import {
+  INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import {
   createTestProvider,
   isChildOf,
@@ -89,5 +96,59 @@ describe('segmented span', () => {
     )[Symbol.asyncIterator]();
     await expect(it2.next()).rejects.toThrow('boom');
     expect(errs).toHaveLength(1);
+  });
+
+  test('spans opened at different times each rotate after their own cap, on one shared timer', () => {
+    vi.useFakeTimers();
+    try {
+      const open = () =>
+        createSegmentedSpan({
+          tracer,
+          name: 'shared.rotation',
+          kind: SpanKind.SERVER,
+          parent: ROOT_CONTEXT,
+          attributes: {},
+          maxSegmentMs: 50,
+        });
+      const a = open();
+      const firstA = a.span;
+      vi.advanceTimersByTime(20);
+      const b = open();
+      const firstB = b.span;
+      expect(vi.getTimerCount()).toBe(1); // both wait on the same timer
+      vi.advanceTimersByTime(30); // a is due, b is not
+      expect(a.span).not.toBe(firstA);
+      expect(b.span).toBe(firstB);
+      vi.advanceTimersByTime(20); // b is due
+      expect(b.span).not.toBe(firstB);
+      a.end();
+      b.end();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('an unsampled span schedules no rotation and still takes attributes', () => {
+    vi.useFakeTimers();
+    try {
+      const unsampled = {
+        startSpan: () => trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
+      } as unknown as Tracer;
+      const seg = createSegmentedSpan({
+        tracer: unsampled,
+        name: 'unsampled',
+        kind: SpanKind.SERVER,
+        parent: ROOT_CONTEXT,
+        attributes: { a: 1 },
+        maxSegmentMs: 50,
+      });
+      expect(vi.getTimerCount()).toBe(0);
+      seg.setAttribute('b', 2);
+      expect(trace.getSpan(seg.context)).toBe(seg.span);
+      seg.end();
+      expect(seg.ended).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

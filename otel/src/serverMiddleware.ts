@@ -182,21 +182,46 @@ export function createTracingMiddleware<TCtx>(options: TracingMiddlewareOptions<
       return result;
     }
     if (type === 'subscription' && isAsyncIterable(result.data)) {
-      const active = { [ATTR_NETWORK_PROTOCOL_NAME]: transport ?? 'unknown' };
-      options.metrics?.subscriptionsActive.add(1, active);
-      const data = traceAsyncIterable(
-        result.data,
-        options.contextPerStep === false ? null : () => seg.context,
-        (err) => {
-          options.metrics?.subscriptionsActive.add(-1, active);
-          finish(isCancellation(err, opts.signal) ? undefined : err);
-        },
-      );
-      return { ...result, data };
+      const call = { seg, path, started, signal: opts.signal, transport };
+      return { ...result, data: traceSubscription(result.data, call, options) };
     }
     finish();
     return result;
   };
+}
+
+/** What a subscription's stream keeps of its call, until it ends. */
+interface SubscriptionCall {
+  seg: SegmentedSpan;
+  path: string;
+  started: number;
+  signal: AbortSignal | undefined;
+  transport: TracewireTransport | undefined;
+}
+
+/**
+ * Keeps the span through the stream and ends it with the stream. Kept out of the middleware's
+ * own scope so an open subscription holds only what it needs, not the call's options (and
+ * through them tRPC's middleware chain) for as long as it lasts.
+ */
+function traceSubscription<TCtx>(
+  data: AsyncIterable<unknown>,
+  call: SubscriptionCall,
+  options: TracingMiddlewareOptions<TCtx>,
+): AsyncIterable<unknown> {
+  const { seg, path, started, signal, transport } = call;
+  const metrics = options.metrics;
+  const active = { [ATTR_NETWORK_PROTOCOL_NAME]: transport ?? 'unknown' };
+  metrics?.subscriptionsActive.add(1, active);
+  return traceAsyncIterable(
+    data,
+    options.contextPerStep === false ? null : () => seg.context,
+    (err) => {
+      metrics?.subscriptionsActive.add(-1, active);
+      const failure = isCancellation(err, signal) ? undefined : err;
+      finishCall({ seg, err: failure, path, started, metrics });
+    },
+  );
 }
 
 /** A stream that fails because its consumer went away ended normally (unsubscribe, disconnect). */

@@ -68,6 +68,159 @@ export function planStart(head: StreamHead, lastEventId: string | null | undefin
 }
 
 /**
+ * The state of one subscriber's stream, shared by the generator and the log's listener. A
+ * class with prototype methods rather than closures in the generator: tens of thousands of
+ * idle subscriptions are held at once.
+ */
+class ThreadStream {
+  readonly opts: StreamThreadOptions;
+  readonly signal: AbortSignal;
+  readonly flow: FlowControl | undefined;
+  readonly pageSize: number;
+  readonly bufferEvents: number;
+  /** The position delivered so far (set from the head once it is read). */
+  epoch = '';
+  last = 0;
+  live: AgentEvent[] = [];
+  liveIndex = 0;
+  overflowed = false;
+  /** When the consumer last stopped pulling (suspended at a yield), or 0 while it pulls. */
+  stalledSince = 0;
+  closed = false;
+  wake: (() => void) | null = null;
+
+  constructor(opts: StreamThreadOptions) {
+    this.opts = opts;
+    this.signal = opts.signal;
+    this.flow = opts.flow;
+    this.pageSize = opts.pageSize ?? 500;
+    this.bufferEvents = opts.bufferEvents ?? 1024;
+  }
+
+  /** Runs the stream's reads of the log in the subscriber's context (see `inContext`). */
+  head(): Promise<StreamHead> {
+    const { events, threadId, inContext } = this.opts;
+    return inContext ? inContext(() => events.head(threadId)) : events.head(threadId);
+  }
+
+  read(after: number, limit: number): Promise<AgentEvent[]> {
+    const { events, threadId, inContext } = this.opts;
+    return inContext
+      ? inContext(() => events.read(threadId, after, limit))
+      : events.read(threadId, after, limit);
+  }
+
+  /** Resumes the generator waiting for live events, if it waits. */
+  notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** The signal's abort listener (an EventListener object: no closure per subscriber). */
+  handleEvent(): void {
+    this.notify();
+  }
+
+  /**
+   * Writes `e` from the listener when that is exactly what the generator would do next: it
+   * waits for live events (so the start is done and nothing is pending), `e` continues the
+   * position, and the connection is below its high-water mark. Anything else goes through
+   * the generator. A write that throws leaves `e` to the generator, whose consumer reports it.
+   */
+  writeDirect(e: AgentEvent): boolean {
+    const write = this.opts.direct?.write;
+    if (!write || this.wake === null || this.liveIndex < this.live.length || this.signal.aborted)
+      return false;
+    if (e.epoch !== this.epoch || e.seq !== this.last + 1) return false;
+    const flow = this.flow;
+    if (flow && flow.sink.bufferedAmount() > flow.highWaterBytes) return false;
+    try {
+      write(formatEventId(e), e);
+    } catch {
+      return false;
+    }
+    this.last = e.seq;
+    return true;
+  }
+
+  /** The log's live-tail listener. */
+  onEvent(e: AgentEvent): void {
+    if (this.overflowed || this.closed || this.writeDirect(e)) return;
+    if (this.live.length - this.liveIndex >= this.bufferEvents) {
+      this.overflowed = true;
+      this.live = [];
+      this.liveIndex = 0;
+      this.opts.hooks?.onCatchUp?.();
+      const flow = this.flow;
+      if (
+        flow &&
+        this.stalledSince &&
+        Date.now() - this.stalledSince > flow.slowConsumerTimeoutMs
+      ) {
+        this.closed = true;
+        closeSlowConsumer(flow);
+      }
+    } else {
+      this.live.push(e);
+    }
+    this.notify();
+  }
+
+  /** False when the connection must not be written to any more. */
+  writable(): boolean | Promise<boolean> {
+    const flow = this.flow;
+    return (
+      !flow || flow.sink.bufferedAmount() <= flow.highWaterBytes || waitWritable(flow, this.signal)
+    );
+  }
+
+  /** Waits until the listener has live events (or the signal aborts). */
+  waitLive(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+}
+
+/**
+ * The position can no longer be continued exactly (the stream was reset, or the events in
+ * between are no longer retained): move to the current head and say so.
+ */
+async function* resyncAtHead(s: ThreadStream, reason: ResyncReason): AsyncGenerator<StreamItem> {
+  const h = await s.head();
+  s.epoch = h.epoch;
+  s.last = h.headSeq;
+  s.opts.hooks?.onResync?.(reason);
+  yield resync(h, reason, s.opts.threadId);
+}
+
+/** Events after `s.last` from the log, page by page, up to `until` (inclusive). */
+async function* fromLog(
+  s: ThreadStream,
+  until = Number.POSITIVE_INFINITY,
+): AsyncGenerator<StreamItem> {
+  while (s.last < until && !s.signal.aborted && !s.closed) {
+    const limit = Math.min(s.pageSize, until - s.last);
+    const page = await s.read(s.last, limit);
+    for (const e of page) {
+      // `read` serves the log's current epoch: after a reset during a replay, its events
+      // do not continue this subscriber's position (that would be a partial replay).
+      if (e.epoch !== s.epoch) {
+        yield* resyncAtHead(s, 'epoch_changed');
+        return;
+      }
+      if (e.seq <= s.last) continue;
+      const ok = s.writable();
+      if (ok !== true && !(await ok)) return void (s.closed = true);
+      s.last = e.seq;
+      s.stalledSince = Date.now();
+      yield { id: formatEventId(e), event: e };
+      s.stalledSince = 0;
+    }
+    if (page.length < limit) return;
+  }
+}
+
+/**
  * A thread's events for one subscriber. It subscribes to the live tail first, then
  * backfills from the log, then hands over to live, so nothing falls between and nothing
  * repeats. A stream without a position starts with a `stream_position` marker; a position
@@ -79,116 +232,19 @@ export function planStart(head: StreamHead, lastEventId: string | null | undefin
  * a connection stuck there is closed with SLOW_CONSUMER and resumes on reconnect.
  */
 export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<StreamItem> {
-  const { threadId, signal, flow } = opts;
-  const inContext = opts.inContext ?? (<T>(fn: () => T) => fn());
-  const log = opts.events;
-  const events = {
-    head: (id: ThreadId) => inContext(() => log.head(id)),
-    read: (id: ThreadId, after: number, limit: number) =>
-      inContext(() => log.read(id, after, limit)),
-  };
-  const pageSize = opts.pageSize ?? 500;
-  const bufferEvents = opts.bufferEvents ?? 1024;
-  const { direct } = opts;
-  /** The position delivered so far (set from the head once it is read). */
-  let epoch = '';
-  let last = 0;
-  let live: AgentEvent[] = [];
-  let liveIndex = 0;
-  let overflowed = false;
-  /** When the consumer last stopped pulling (suspended at a yield), or 0 while it pulls. */
-  let stalledSince = 0;
-  let closed = false;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  /**
-   * Writes `e` from the listener when that is exactly what the generator would do next: it
-   * waits for live events (so the start is done and nothing is pending), `e` continues the
-   * position, and the connection is below its high-water mark. Anything else goes through
-   * the generator. A write that throws leaves `e` to the generator, whose consumer reports it.
-   */
-  const writeDirect = (e: AgentEvent): boolean => {
-    const write = direct?.write;
-    if (!write || wake === null || liveIndex < live.length || signal.aborted) return false;
-    if (e.epoch !== epoch || e.seq !== last + 1) return false;
-    if (flow && flow.sink.bufferedAmount() > flow.highWaterBytes) return false;
-    try {
-      write(formatEventId(e), e);
-    } catch {
-      return false;
-    }
-    last = e.seq;
-    return true;
-  };
-  const unsubscribe = log.subscribe(threadId, (e) => {
-    if (overflowed || closed || writeDirect(e)) return;
-    if (live.length - liveIndex >= bufferEvents) {
-      overflowed = true;
-      live = [];
-      liveIndex = 0;
-      opts.hooks?.onCatchUp?.();
-      if (flow && stalledSince && Date.now() - stalledSince > flow.slowConsumerTimeoutMs) {
-        closed = true;
-        closeSlowConsumer(flow);
-      }
-    } else {
-      live.push(e);
-    }
-    notify();
-  });
-  signal.addEventListener('abort', notify);
-
-  /** False when the connection must not be written to any more. */
-  const writable = (): boolean | Promise<boolean> =>
-    !flow || flow.sink.bufferedAmount() <= flow.highWaterBytes || waitWritable(flow, signal);
+  const { threadId, signal } = opts;
+  const s = new ThreadStream(opts);
+  const unsubscribe = opts.events.subscribe(threadId, (e) => s.onEvent(e));
+  signal.addEventListener('abort', s);
 
   try {
-    const head = await events.head(threadId);
-    epoch = head.epoch;
-    last = head.headSeq;
-
-    /**
-     * The position can no longer be continued exactly (the stream was reset, or the
-     * events in between are no longer retained): move to the current head and say so.
-     */
-    async function* resyncAtHead(reason: ResyncReason): AsyncGenerator<StreamItem> {
-      const h = await events.head(threadId);
-      epoch = h.epoch;
-      last = h.headSeq;
-      opts.hooks?.onResync?.(reason);
-      yield resync(h, reason, threadId);
-    }
-
-    /** Events after `last` from the log, page by page, up to `until` (inclusive). */
-    async function* fromLog(until = Number.POSITIVE_INFINITY): AsyncGenerator<StreamItem> {
-      while (last < until && !signal.aborted && !closed) {
-        const limit = Math.min(pageSize, until - last);
-        const page = await events.read(threadId, last, limit);
-        for (const e of page) {
-          // `read` serves the log's current epoch: after a reset during a replay, its events
-          // do not continue this subscriber's position (that would be a partial replay).
-          if (e.epoch !== epoch) {
-            yield* resyncAtHead('epoch_changed');
-            return;
-          }
-          if (e.seq <= last) continue;
-          const ok = writable();
-          if (ok !== true && !(await ok)) return void (closed = true);
-          last = e.seq;
-          stalledSince = Date.now();
-          yield { id: formatEventId(e), event: e };
-          stalledSince = 0;
-        }
-        if (page.length < limit) return;
-      }
-    }
+    const head = await s.head();
+    s.epoch = head.epoch;
+    s.last = head.headSeq;
 
     const start = planStart(head, opts.lastEventId);
     if (start === null) {
+      const { epoch, last } = s;
       yield {
         id: formatEventId({ epoch, seq: last }),
         event: { type: 'stream_position', threadId, epoch, headSeq: last, ts: Date.now() },
@@ -197,50 +253,50 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
       opts.hooks?.onResync?.(start.reason);
       yield resync(head, start.reason, threadId);
     } else {
-      last = start.afterSeq;
-      yield* fromLog(head.headSeq);
+      s.last = start.afterSeq;
+      yield* fromLog(s, head.headSeq);
     }
 
-    while (!signal.aborted && !closed) {
-      if (overflowed) {
+    while (!signal.aborted && !s.closed) {
+      if (s.overflowed) {
         // Buffer live events again before reading, so nothing falls between.
-        overflowed = false;
-        yield* fromLog();
+        s.overflowed = false;
+        yield* fromLog(s);
         continue;
       }
-      if (liveIndex >= live.length) {
-        live.length = 0;
-        liveIndex = 0;
-        await new Promise<void>((resolve) => (wake = resolve));
+      if (s.liveIndex >= s.live.length) {
+        s.live.length = 0;
+        s.liveIndex = 0;
+        await s.waitLive();
         continue;
       }
-      const e = live[liveIndex++]!;
-      if (e.epoch !== epoch) {
-        yield* resyncAtHead('epoch_changed');
+      const e = s.live[s.liveIndex++]!;
+      if (e.epoch !== s.epoch) {
+        yield* resyncAtHead(s, 'epoch_changed');
         continue;
       }
-      if (e.seq <= last) continue;
-      if (e.seq > last + 1) {
-        yield* fromLog(e.seq - 1);
+      if (e.seq <= s.last) continue;
+      if (e.seq > s.last + 1) {
+        yield* fromLog(s, e.seq - 1);
         // The replay found a reset and announced it: `e` belongs to the old epoch.
-        if (e.epoch !== epoch) continue;
-        if (last < e.seq - 1 && !closed && !signal.aborted) {
+        if (e.epoch !== s.epoch) continue;
+        if (s.last < e.seq - 1 && !s.closed && !signal.aborted) {
           // The missing events are no longer retained: never skip silently.
-          yield* resyncAtHead('retention');
+          yield* resyncAtHead(s, 'retention');
           continue;
         }
       }
-      if (e.seq <= last) continue;
-      const ok = writable();
+      if (e.seq <= s.last) continue;
+      const ok = s.writable();
       if (ok !== true && !(await ok)) break;
-      last = e.seq;
-      stalledSince = Date.now();
+      s.last = e.seq;
+      s.stalledSince = Date.now();
       yield { id: formatEventId(e), event: e };
-      stalledSince = 0;
+      s.stalledSince = 0;
     }
   } finally {
-    closed = true;
-    signal.removeEventListener('abort', notify);
+    s.closed = true;
+    signal.removeEventListener('abort', s);
     unsubscribe();
   }
 }

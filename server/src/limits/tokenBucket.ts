@@ -43,9 +43,27 @@ const withDefaults = (o: TokenBucketOptions): Required<TokenBucketOptions> => ({
 
 /** Creates a token bucket that starts full: bursts up to `burst`, sustained `perSecond`. */
 export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
-  const opts = withDefaults(options);
-  const state: State = { tokens: opts.burst, at: opts.now() };
-  return { take: (cost = 1) => takeFrom(state, opts, cost) };
+  return new SingleTokenBucket(withDefaults(options));
+}
+
+/**
+ * One bucket is its own state: an object per bucket rather than a state object, a closure
+ * and its context (every WebSocket connection holds one for its frame budget).
+ */
+class SingleTokenBucket implements TokenBucket, State {
+  tokens: number;
+  at: number;
+  readonly #opts: Required<TokenBucketOptions>;
+
+  constructor(opts: Required<TokenBucketOptions>) {
+    this.#opts = opts;
+    this.tokens = opts.burst;
+    this.at = opts.now();
+  }
+
+  take(cost = 1): TakeResult {
+    return takeFrom(this, this.#opts, cost);
+  }
 }
 
 /** Token buckets by key (e.g. per user), with memory bounded by pruning full buckets. */

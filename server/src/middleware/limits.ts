@@ -13,32 +13,58 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
  * never started ignores `return()` and would leak the slot.
  */
 export function releaseOnEnd<T>(source: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = source[Symbol.asyncIterator]();
-      const settle = (r: IteratorResult<T>) => {
+  return new ReleasingIterator(source, release);
+}
+
+/**
+ * The iterable of {@link releaseOnEnd}, and its iterator once iterated (as a generator is):
+ * a class, not a closure per method, since every open subscription holds one. `release` is
+ * idempotent (a slot release), so it may run twice.
+ */
+class ReleasingIterator<T> implements AsyncIterableIterator<T> {
+  readonly #source: AsyncIterable<T>;
+  readonly #release: () => void;
+  #iterator: AsyncIterator<T> | null = null;
+
+  constructor(source: AsyncIterable<T>, release: () => void) {
+    this.#source = source;
+    this.#release = release;
+  }
+
+  [Symbol.asyncIterator](): this {
+    this.#iterator ??= this.#source[Symbol.asyncIterator]();
+    return this;
+  }
+
+  get #it(): AsyncIterator<T> {
+    return (this.#iterator ??= this.#source[Symbol.asyncIterator]());
+  }
+
+  // Not async: one promise per streamed event.
+  next(): Promise<IteratorResult<T>> {
+    const release = this.#release;
+    return this.#it.next().then(
+      (r) => {
         if (r.done) release();
         return r;
-      };
-      const fail = (err: unknown): never => {
+      },
+      (err: unknown): never => {
         release();
         throw err;
-      };
-      return {
-        // Not async: one promise per streamed event.
-        next: () => it.next().then(settle, fail),
-        async return(value?: unknown) {
-          release();
-          return (await it.return?.(value)) ?? { done: true, value: undefined as T };
-        },
-        async throw(err?: unknown) {
-          release();
-          if (it.throw) return it.throw(err);
-          throw err;
-        },
-      };
-    },
-  };
+      },
+    );
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.#release();
+    return (await this.#it.return?.(value)) ?? { done: true, value: undefined as T };
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#release();
+    if (this.#it.throw) return this.#it.throw(err);
+    throw err;
+  }
 }
 
 /** Takes a subscription slot for the call's connection (WS) or user (SSE), or refuses. */

@@ -14,23 +14,54 @@ export function mapIterableErrors<T>(
   source: AsyncIterable<T>,
   map: (err: unknown) => Error,
 ): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      const it = source[Symbol.asyncIterator]();
-      const rethrow = (err: unknown): never => {
-        throw map(err);
-      };
-      return {
-        next: () => it.next().then(undefined, rethrow),
-        return: (value?: unknown) =>
-          it.return
-            ? it.return(value).then(undefined, rethrow)
-            : Promise.resolve({ done: true, value: value as T }),
-        throw: (err?: unknown) =>
-          it.throw ? it.throw(err).then(undefined, rethrow) : Promise.reject(map(err)),
-      };
-    },
-  };
+  return new ErrorMappingIterator(source, map);
+}
+
+/**
+ * The iterable of {@link mapIterableErrors}, and its iterator once iterated (as a generator
+ * is): a class, not a closure per method, since every open subscription holds one.
+ */
+class ErrorMappingIterator<T> implements AsyncIterableIterator<T> {
+  readonly #source: AsyncIterable<T>;
+  readonly #map: (err: unknown) => Error;
+  #iterator: AsyncIterator<T> | null = null;
+
+  constructor(source: AsyncIterable<T>, map: (err: unknown) => Error) {
+    this.#source = source;
+    this.#map = map;
+  }
+
+  [Symbol.asyncIterator](): this {
+    this.#iterator ??= this.#source[Symbol.asyncIterator]();
+    return this;
+  }
+
+  get #it(): AsyncIterator<T> {
+    return (this.#iterator ??= this.#source[Symbol.asyncIterator]());
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return this.#it.next().then(undefined, this.#rethrow());
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    return this.#it.return
+      ? this.#it.return(value).then(undefined, this.#rethrow())
+      : Promise.resolve({ done: true, value: value as T });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    return this.#it.throw
+      ? this.#it.throw(err).then(undefined, this.#rethrow())
+      : Promise.reject(this.#map(err));
+  }
+
+  #rethrow(): (err: unknown) => never {
+    const map = this.#map;
+    return (err) => {
+      throw map(err);
+    };
+  }
 }
 
 /**

@@ -24,6 +24,19 @@ function splitMeta(raw: unknown): { meta: CallMeta; rest: unknown } {
 }
 
 /**
+ * The logger of one call, bound to its request id and user id. Also for code that outlives
+ * the call's setup (a subscription) and logs rarely: it makes its own when it needs one
+ * rather than holding the call's for as long as it lasts.
+ */
+export function createCallLogger(
+  services: Pick<Services, 'logger'>,
+  requestId: string,
+  userId: string | null,
+): CallContext['log'] {
+  return services.logger.child({ request_id: requestId, user_id: userId });
+}
+
+/**
  * First middleware of every procedure: gives the call its own request id and logger
  * (per call even on WebSocket, where tRPC's context is per connection), strips `_meta`
  * before input validation, and tags every error with the request id.
@@ -34,10 +47,7 @@ export const requestContext = middleware(async (opts) => {
   try {
     const { meta, rest } = splitMeta(await opts.getRawInput());
     if (meta.requestId) requestId = meta.requestId;
-    const log = ctx.services.logger.child({
-      request_id: requestId,
-      user_id: ctx.principal?.userId ?? null,
-    });
+    const log = createCallLogger(ctx.services, requestId, ctx.principal?.userId ?? null);
     const callCtx: Omit<CallContext, keyof BaseContext> = { requestId, meta, log };
     // tRPC accepts ctx and getRawInput together at runtime; its types show them separately.
     const next = opts.next as unknown as (o: {

@@ -1,14 +1,26 @@
 import { tracked, type TrackedEnvelope } from '@trpc/server';
 import { bindActiveContext } from '@tracewire/otel';
-import { EventsInputSchema, GetRunInputSchema, type StreamEvent } from '@tracewire/shared';
+import {
+  EventsInputSchema,
+  GetRunInputSchema,
+  type ResyncReason,
+  type StreamEvent,
+  type UserId,
+} from '@tracewire/shared';
 import type { z } from 'zod';
-import type { Principal } from '../auth/tokens.js';
 import type { CallContext } from '../context.js';
 import { createAccess } from '../access.js';
-import { streamThread, type StreamItem } from '../events/delivery.js';
-import type { DirectWrite } from '../events/flowControl.js';
+import { streamThread, type DeliveryHooks, type StreamItem } from '../events/delivery.js';
+import type { DeliverySink, DirectWrite, FlowControl } from '../events/flowControl.js';
+import { createCallLogger } from '../middleware/requestContext.js';
 import { authedProcedure } from '../procedures.js';
-import { deliveryMeter, TRANSPORT_ATTRS, type Protocol } from '../telemetry/deliveryMeter.js';
+import type { Services } from '../services.js';
+import {
+  deliveryMeter,
+  TRANSPORT_ATTRS,
+  type DeliveryMeter,
+  type Protocol,
+} from '../telemetry/deliveryMeter.js';
 import { router } from '../trpc.js';
 
 /** Runs and their event streams. */
@@ -21,15 +33,30 @@ export const agentRouter = router({
 
   // This body runs inside the call's span, where the context is captured; the stream runs
   // later, pulled by the transport.
-  events: authedProcedure
-    .input(EventsInputSchema)
-    .subscription(({ ctx, input, signal }) =>
-      threadEvents({ ctx, input, signal, inContext: bindActiveContext() }),
-    ),
+  events: authedProcedure.input(EventsInputSchema).subscription(({ ctx, input, signal }) =>
+    threadEvents({
+      services: ctx.services,
+      transport: ctx.transport,
+      sink: ctx.sink,
+      userId: ctx.principal.userId,
+      requestId: ctx.requestId,
+      input,
+      signal,
+      inContext: bindActiveContext(),
+    }),
+  ),
 });
 
 type ThreadEventsOptions = {
-  ctx: CallContext & { principal: Principal };
+  /**
+   * What the stream needs of the call's context, and no more: an open subscription holds
+   * these for as long as it lasts (its slow-consumer warning makes the call's logger then).
+   */
+  services: Services;
+  transport: CallContext['transport'];
+  sink: CallContext['sink'];
+  userId: UserId;
+  requestId: string;
   input: z.output<typeof EventsInputSchema>;
   signal: AbortSignal | undefined;
   inContext: <T>(fn: () => T) => T;
@@ -41,7 +68,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * The `agent.events` stream of one subscriber: the ownership check on the first pull, then
  * the thread's events as tracked envelopes. A plain iterator over {@link streamThread}, not a
  * second async generator: one promise per event instead of a generator resumption, and
- * nothing held per subscriber beyond this closure.
+ * nothing held per subscriber beyond one {@link ThreadEvents} object.
  *
  * Where the connection offers direct writes (WebSocket), the first item is pulled through
  * the RPC adapter as usual, and the connection follows it to learn the subscription's wire
@@ -53,132 +80,207 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * stream's end and errors are unchanged.
  */
 function threadEvents(opts: ThreadEventsOptions): AsyncIterable<TrackedEnvelope<StreamEvent>> {
-  const { ctx, input, inContext } = opts;
-  const { services, principal } = ctx;
-  const { metrics } = services;
-  const protocol: Protocol = ctx.transport === 'ws' ? 'websocket' : 'http';
-  const transport = TRANSPORT_ATTRS[protocol];
-  const delivered = deliveryMeter(metrics, protocol);
-  const follow = ctx.sink?.follow?.bind(ctx.sink);
-  const direct: { write: DirectWrite | null } = { write: null };
-  let source: AsyncGenerator<StreamItem> | null = null;
-  let starting: Promise<AsyncGenerator<StreamItem> | null> | null = null;
-  let pushing: Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> | null = null;
-  let ended = false;
+  return new ThreadEvents(opts);
+}
 
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    direct.write = null;
-    if (source) metrics.subscriptionsActive.add(-1, transport);
-  };
-  const meter = (event: StreamEvent) => {
-    if (event.type !== 'stream_position' && event.type !== 'resync') delivered(event);
-  };
-  const map = (r: IteratorResult<StreamItem>): IteratorResult<TrackedEnvelope<StreamEvent>> => {
+type Transport = (typeof TRANSPORT_ATTRS)[Protocol];
+
+/**
+ * The iterator of {@link threadEvents}. A class with prototype methods rather than a closure
+ * per step: tens of thousands of idle subscriptions are held at once, and what each retains
+ * bounds that. It also serves as the stream's delivery hooks (resync metrics).
+ */
+class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>>, DeliveryHooks {
+  readonly #opts: ThreadEventsOptions;
+  readonly #transport: Transport;
+  readonly #delivered: DeliveryMeter;
+  /** Read by the stream: set once the connection follows this subscription. */
+  readonly #direct: { write: DirectWrite | null } = { write: null };
+  #source: AsyncGenerator<StreamItem> | null = null;
+  #starting: Promise<AsyncGenerator<StreamItem> | null> | null = null;
+  #pushing: Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> | null = null;
+  #ended = false;
+
+  constructor(opts: ThreadEventsOptions) {
+    this.#opts = opts;
+    const protocol: Protocol = opts.transport === 'ws' ? 'websocket' : 'http';
+    this.#transport = TRANSPORT_ATTRS[protocol];
+    this.#delivered = deliveryMeter(opts.services.metrics, protocol);
+  }
+
+  /** Iterated once, by the transport: the iterable is its own iterator (as a generator is). */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
+    const source = this.#source;
+    if (source) {
+      if (this.#direct.write) return (this.#pushing ??= this.#push(source));
+      return source.next().then(
+        (r) => this.#map(r),
+        (err: unknown) => this.#fail(err),
+      );
+    }
+    if (this.#ended) return Promise.resolve(DONE);
+    this.#starting ??= this.#start();
+    return this.#starting.then(
+      (s) =>
+        s
+          ? s.next().then(
+              (r) => this.#map(r),
+              (err: unknown) => this.#fail(err),
+            )
+          : DONE,
+      (err: unknown) => this.#fail(err),
+    );
+  }
+
+  async return(): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
+    const s = this.#source;
+    this.#end();
+    await s?.return(undefined);
+    return DONE;
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
+    await this.return();
+    throw err;
+  }
+
+  /** {@link DeliveryHooks}: the stream restarted at the head. */
+  onResync(reason: ResyncReason): void {
+    this.#opts.services.metrics.subscriptionResyncs.add(1, {
+      'tracewire.resync.reason': reason,
+    });
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#direct.write = null;
+    if (this.#source) this.#opts.services.metrics.subscriptionsActive.add(-1, this.#transport);
+  }
+
+  #meter(event: StreamEvent): void {
+    if (event.type !== 'stream_position' && event.type !== 'resync') this.#delivered(event);
+  }
+
+  #map(r: IteratorResult<StreamItem>): IteratorResult<TrackedEnvelope<StreamEvent>> {
     if (r.done) {
-      end();
+      this.#end();
       return DONE;
     }
     const { id } = r.value;
     let { event } = r.value;
-    meter(event);
-    if (follow && direct.write === null && !ended) {
+    this.#meter(event);
+    const sink = this.#opts.sink;
+    if (sink?.follow && this.#direct.write === null && !this.#ended) {
       // The marker must be this subscriber's own object: a stored event is shared.
       event = { ...event };
-      follow(event, (write) => {
-        if (ended) return;
-        direct.write = (trackedId, e) => {
+      sink.follow(event, (write) => {
+        if (this.#ended) return;
+        this.#direct.write = (trackedId, e) => {
           write(trackedId, e);
-          meter(e);
+          this.#meter(e);
         };
       });
     }
     return { done: false, value: tracked(id, event) };
-  };
-  const fail = (err: unknown): never => {
-    end();
+  }
+
+  #fail(err: unknown): never {
+    this.#end();
     throw err;
-  };
+  }
+
   /** Direct mode: writes what the generator yields until it ends; the adapter waits on this. */
-  const push = async (s: AsyncGenerator<StreamItem>) => {
+  async #push(
+    s: AsyncGenerator<StreamItem>,
+  ): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
     try {
       for (;;) {
         const r = await s.next();
-        const write = direct.write;
+        const write = this.#direct.write;
         if (r.done || !write) break;
         write(r.value.id, r.value.event);
       }
     } catch (err) {
-      fail(err);
+      this.#fail(err);
     }
-    end();
+    this.#end();
     return DONE;
-  };
-  const start = async (): Promise<AsyncGenerator<StreamItem> | null> => {
-    await inContext(() => createAccess(services.store).thread(principal.userId, input.threadId));
-    if (ended) return null; // the subscriber left during the check
-    source = openStream(opts, transport, direct);
-    if (input.lastEventId) metrics.subscriptionResumes.add(1, transport);
-    metrics.subscriptionsActive.add(1, transport);
-    return source;
-  };
-  const iterator: AsyncIterator<TrackedEnvelope<StreamEvent>> = {
-    next: () => {
-      if (source) {
-        if (direct.write) return (pushing ??= push(source));
-        return source.next().then(map, fail);
-      }
-      if (ended) return Promise.resolve(DONE);
-      starting ??= start();
-      return starting.then((s) => (s ? s.next().then(map, fail) : DONE), fail);
-    },
-    return: async () => {
-      const s = source;
-      end();
-      await s?.return(undefined);
-      return DONE;
-    },
-    throw: async (err?: unknown) => {
-      await iterator.return!();
-      throw err;
-    },
-  };
-  return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  async #start(): Promise<AsyncGenerator<StreamItem> | null> {
+    const { services, userId, input, inContext } = this.#opts;
+    await inContext(() => createAccess(services.store).thread(userId, input.threadId));
+    if (this.#ended) return null; // the subscriber left during the check
+    this.#source = openStream(this.#opts, {
+      transport: this.#transport,
+      direct: this.#direct,
+      hooks: this,
+    });
+    if (input.lastEventId) services.metrics.subscriptionResumes.add(1, this.#transport);
+    services.metrics.subscriptionsActive.add(1, this.#transport);
+    return this.#source;
+  }
+}
+
+/**
+ * Backpressure against the subscriber's connection, and its metrics: a class, not a closure
+ * per callback (one per open subscription).
+ */
+class SubscriberFlow implements FlowControl {
+  readonly highWaterBytes: number;
+  readonly slowConsumerTimeoutMs: number;
+
+  constructor(
+    readonly sink: DeliverySink,
+    private readonly opts: ThreadEventsOptions,
+    private readonly transport: Transport,
+  ) {
+    const { delivery } = opts.services.config;
+    this.highWaterBytes = delivery.highWaterBytes;
+    this.slowConsumerTimeoutMs = delivery.slowConsumerTimeoutMs;
+  }
+
+  onSlowConsumer(): void {
+    const { services, requestId, userId, input } = this.opts;
+    services.metrics.slowConsumerDisconnects.add(1, this.transport);
+    createCallLogger(services, requestId, userId).warn(
+      { thread_id: input.threadId },
+      'slow consumer disconnected',
+    );
+  }
+
+  onWait(queuedBytes: number): void {
+    this.opts.services.metrics.connectionQueuedBytes.record(queuedBytes, this.transport);
+  }
+}
+
+/** What {@link openStream} takes from the subscription. */
+interface OpenStreamParts {
+  transport: Transport;
+  direct: { write: DirectWrite | null };
+  hooks: DeliveryHooks;
 }
 
 /** The subscriber's delivery: position, backpressure against its connection, metrics hooks. */
 function openStream(
-  { ctx, input, signal, inContext }: ThreadEventsOptions,
-  transport: (typeof TRANSPORT_ATTRS)[Protocol],
-  direct: { write: DirectWrite | null },
+  opts: ThreadEventsOptions,
+  { transport, direct, hooks }: OpenStreamParts,
 ): AsyncGenerator<StreamItem> {
-  const { services } = ctx;
-  const { delivery } = services.config;
-  const { metrics } = services;
+  const { services, sink, input, signal, inContext } = opts;
   return streamThread({
     events: services.events,
     threadId: input.threadId,
     lastEventId: input.lastEventId,
     signal: signal ?? new AbortController().signal,
-    bufferEvents: delivery.bufferEvents,
+    bufferEvents: services.config.delivery.bufferEvents,
     inContext,
     direct,
-    flow: ctx.sink
-      ? {
-          sink: ctx.sink,
-          highWaterBytes: delivery.highWaterBytes,
-          slowConsumerTimeoutMs: delivery.slowConsumerTimeoutMs,
-          onSlowConsumer: () => {
-            metrics.slowConsumerDisconnects.add(1, transport);
-            ctx.log.warn({ thread_id: input.threadId }, 'slow consumer disconnected');
-          },
-          onWait: (queuedBytes) => metrics.connectionQueuedBytes.record(queuedBytes, transport),
-        }
-      : undefined,
-    hooks: {
-      onResync: (reason) =>
-        metrics.subscriptionResyncs.add(1, { 'tracewire.resync.reason': reason }),
-    },
+    flow: sink ? new SubscriberFlow(sink, opts, transport) : undefined,
+    hooks,
   });
 }
