@@ -2,9 +2,7 @@ import { AppError } from '@tracewire/shared';
 import type { BaseContext } from '../context.js';
 import { limitsFor, type Limits } from '../limits/index.js';
 import { middleware } from '../trpc.js';
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+import { ForwardingIterator, isAsyncIterable } from '../util/forwardingIterator.js';
 
 /**
  * Wraps a subscription's iterable so `release` runs exactly once when it ends in any way:
@@ -16,34 +14,19 @@ export function releaseOnEnd<T>(source: AsyncIterable<T>, release: () => void): 
   return new ReleasingIterator(source, release);
 }
 
-/**
- * The iterable of {@link releaseOnEnd}, and its iterator once iterated (as a generator is):
- * a class, not a closure per method, since every open subscription holds one. `release` is
- * idempotent (a slot release), so it may run twice.
- */
-class ReleasingIterator<T> implements AsyncIterableIterator<T> {
-  readonly #source: AsyncIterable<T>;
+/** The iterable of {@link releaseOnEnd}; `release` is idempotent (a slot release). */
+class ReleasingIterator<T> extends ForwardingIterator<T> {
   readonly #release: () => void;
-  #iterator: AsyncIterator<T> | null = null;
 
   constructor(source: AsyncIterable<T>, release: () => void) {
-    this.#source = source;
+    super(source);
     this.#release = release;
-  }
-
-  [Symbol.asyncIterator](): this {
-    this.#iterator ??= this.#source[Symbol.asyncIterator]();
-    return this;
-  }
-
-  get #it(): AsyncIterator<T> {
-    return (this.#iterator ??= this.#source[Symbol.asyncIterator]());
   }
 
   // Not async: one promise per streamed event.
   next(): Promise<IteratorResult<T>> {
     const release = this.#release;
-    return this.#it.next().then(
+    return this.it.next().then(
       (r) => {
         if (r.done) release();
         return r;
@@ -57,12 +40,12 @@ class ReleasingIterator<T> implements AsyncIterableIterator<T> {
 
   async return(value?: unknown): Promise<IteratorResult<T>> {
     this.#release();
-    return (await this.#it.return?.(value)) ?? { done: true, value: undefined as T };
+    return (await this.it.return?.(value)) ?? { done: true, value: undefined as T };
   }
 
   async throw(err?: unknown): Promise<IteratorResult<T>> {
     this.#release();
-    if (this.#it.throw) return this.#it.throw(err);
+    if (this.it.throw) return this.it.throw(err);
     throw err;
   }
 }

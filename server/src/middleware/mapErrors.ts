@@ -1,9 +1,7 @@
 import type { CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
 import { middleware } from '../trpc.js';
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+import { ForwardingIterator, isAsyncIterable } from '../util/forwardingIterator.js';
 
 /**
  * Forwards `source` step by step, re-throwing what it throws as `map(err)`. A plain iterator
@@ -17,42 +15,28 @@ export function mapIterableErrors<T>(
   return new ErrorMappingIterator(source, map);
 }
 
-/**
- * The iterable of {@link mapIterableErrors}, and its iterator once iterated (as a generator
- * is): a class, not a closure per method, since every open subscription holds one.
- */
-class ErrorMappingIterator<T> implements AsyncIterableIterator<T> {
-  readonly #source: AsyncIterable<T>;
+/** The iterable of {@link mapIterableErrors}. */
+class ErrorMappingIterator<T> extends ForwardingIterator<T> {
   readonly #map: (err: unknown) => Error;
-  #iterator: AsyncIterator<T> | null = null;
 
   constructor(source: AsyncIterable<T>, map: (err: unknown) => Error) {
-    this.#source = source;
+    super(source);
     this.#map = map;
   }
 
-  [Symbol.asyncIterator](): this {
-    this.#iterator ??= this.#source[Symbol.asyncIterator]();
-    return this;
-  }
-
-  get #it(): AsyncIterator<T> {
-    return (this.#iterator ??= this.#source[Symbol.asyncIterator]());
-  }
-
   next(): Promise<IteratorResult<T>> {
-    return this.#it.next().then(undefined, this.#rethrow());
+    return this.it.next().then(undefined, this.#rethrow());
   }
 
   return(value?: unknown): Promise<IteratorResult<T>> {
-    return this.#it.return
-      ? this.#it.return(value).then(undefined, this.#rethrow())
+    return this.it.return
+      ? this.it.return(value).then(undefined, this.#rethrow())
       : Promise.resolve({ done: true, value: value as T });
   }
 
   throw(err?: unknown): Promise<IteratorResult<T>> {
-    return this.#it.throw
-      ? this.#it.throw(err).then(undefined, this.#rethrow())
+    return this.it.throw
+      ? this.it.throw(err).then(undefined, this.#rethrow())
       : Promise.reject(this.#map(err));
   }
 
