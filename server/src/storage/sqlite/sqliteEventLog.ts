@@ -120,9 +120,10 @@ function checkRetention(r: RetentionOptions | undefined): RetentionOptions {
 
 /**
  * The embedded {@link EventLog} on SQLite. `append` assigns positions synchronously (so
- * concurrent callers keep their call order), appends issued in the same event-loop turn are written
- * in one transaction, and listeners run after the commit, in seq order. Raw prepared
- * statements keep the hot path free of query building and per-event reads.
+ * concurrent callers keep their call order), appends issued in the same event-loop turn are
+ * written in one transaction (earlier once the batch is `maxBatchDelayMs` old), and listeners
+ * run after the commit, in seq order. Raw prepared statements keep the hot path free of query
+ * building and per-event reads.
  */
 export class SqliteEventLog implements EventLog {
   readonly #sqlite: Database.Database;
@@ -388,7 +389,8 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * Batches everything appended until the event loop's check phase into one transaction:
-   * appends from many timers or sockets in the same loop turn share a commit.
+   * appends from many timers or sockets in the same loop turn share a commit (`append`
+   * commits sooner once the batch is `maxBatchDelayMs` old).
    */
   #schedule(): void {
     if (this.#scheduled) return;
