@@ -59,14 +59,16 @@ export function createRunContext(opts: RunContextOptions): RunContextHandle {
     signal,
     log: opts.log,
     paceMs: opts.paceMs,
-    async think(text) {
-      signal.throwIfAborted();
-      await opts.emit({ type: 'agent_thinking', text });
+    // Not async functions: an agent streams these per token, and an async wrapper would add
+    // a promise (and an await) to each on top of the one `emit` shares between events.
+    think(text) {
+      if (signal.aborted) return Promise.reject(signal.reason as Error);
+      return opts.emit({ type: 'agent_thinking', text });
     },
-    async delta(text) {
-      signal.throwIfAborted();
+    delta(text) {
+      if (signal.aborted) return Promise.reject(signal.reason as Error);
       parts.push(text);
-      await opts.emit({ type: 'message_delta', delta: text });
+      return opts.emit({ type: 'message_delta', delta: text });
     },
     async callTool<TResult = unknown>(name: string, args: unknown): Promise<ToolOutcome<TResult>> {
       const toolCallId = createToolCallId();

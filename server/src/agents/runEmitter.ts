@@ -1,5 +1,6 @@
+import type { Span } from '@opentelemetry/api';
 import { startProducerSpan, recordSpanError } from '@tracewire/otel';
-import type { Run } from '@tracewire/shared';
+import type { AgentEvent, AppError, Run } from '@tracewire/shared';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { EventBody } from './runContext.js';
 
@@ -17,10 +18,16 @@ export interface RunEmitter {
   close: () => Promise<void>;
 }
 
+/** What `emit` returns for an accepted event: one shared settled promise, not one per event. */
+const ACCEPTED: Promise<void> = Promise.resolve();
+
 /**
- * Creates the emitter of one run. `events.append` numbers events synchronously in call
+ * Creates the emitter of one run. `events.enqueue` numbers events synchronously in call
  * order, so appends are issued at once (no chaining) and an agent is not slowed to one
  * event per commit; each event gets a PRODUCER span whose context travels in `_meta`.
+ *
+ * Nothing is allocated per event beyond the event and its span: the log reports appends in
+ * call order, so one callback serves them all, taking each event's span from a queue.
  */
 export function createRunEmitter(
   events: EventLog,
@@ -28,8 +35,15 @@ export function createRunEmitter(
   onPublished?: (type: string, count: number) => void,
 ): RunEmitter {
   let open = true;
-  let tail: Promise<unknown> = Promise.resolve();
   let failure: Error | null = null;
+  /** Events handed to the log, and how many of them it has reported since. */
+  let accepted = 0;
+  let reported = 0;
+  /** Spans of the events in flight, oldest first (null where the span does not record). */
+  const spans: (Span | null)[] = [];
+  let oldest = 0;
+  /** `settled()` callers, each waiting for the count of events accepted when it was called. */
+  const waiters: { until: number; resolve: () => void }[] = [];
   // Published events are counted here and reported once per turn (and on close): a metric
   // call per event costs an attribute hash each.
   const published = new Map<string, number>();
@@ -46,9 +60,29 @@ export function createRunEmitter(
     reportScheduled = true;
     setImmediate(report);
   };
+  const onStored = (err: AppError | null, stored: readonly AgentEvent[]) => {
+    const span = spans[oldest];
+    spans[oldest++] = null;
+    if (oldest === spans.length) spans.length = oldest = 0;
+    reported += 1;
+    const event = stored[0];
+    if (err || !event) {
+      if (span) recordSpanError(span, err);
+      failure ??= err ?? new Error('event was not stored');
+    } else {
+      if (span) span.setAttribute('messaging.message.id', String(event.seq));
+      countPublished(event.type);
+    }
+    span?.end();
+    while (waiters.length > 0 && waiters[0]!.until <= reported) waiters.shift()!.resolve();
+  };
+  const settled = (): Promise<void> =>
+    reported >= accepted
+      ? Promise.resolve()
+      : new Promise((resolve) => waiters.push({ until: accepted, resolve }));
   return {
     emit: (body) => {
-      if (!open) return Promise.resolve();
+      if (!open) return ACCEPTED;
       if (failure !== null) return Promise.reject(failure);
       const draft: AgentEventDraft = {
         ...body,
@@ -57,27 +91,23 @@ export function createRunEmitter(
         ts: Date.now(),
       };
       const { span, event } = startProducerSpan(draft);
-      const written = events.append(run.threadId, [event]).then(
-        (stored) => {
-          const seq = stored[0]?.seq;
-          if (seq !== undefined && span.isRecording())
-            span.setAttribute('messaging.message.id', String(seq));
-          span.end();
-          countPublished(draft.type);
-        },
-        (err: unknown) => {
-          recordSpanError(span, err);
-          span.end();
-          failure ??= err instanceof Error ? err : new Error(String(err));
-        },
-      );
-      tail = written;
-      return Promise.resolve();
+      try {
+        events.enqueue(run.threadId, [event], onStored);
+      } catch (err) {
+        // Refused before it took a position (a malformed event, a closed log).
+        recordSpanError(span, err);
+        span.end();
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      // The log reports later, never within the call: queued after it returned.
+      spans.push(span.isRecording() ? span : null);
+      accepted += 1;
+      return ACCEPTED;
     },
-    settled: () => tail.then(() => undefined),
+    settled,
     close: () => {
       open = false;
-      return tail.then(() => {
+      return settled().then(() => {
         if (reportScheduled) report();
       });
     },

@@ -8,7 +8,7 @@ import {
   type RunId,
   type ThreadId,
 } from '@tracewire/shared';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { AgentEventDraft, EventLog } from './eventLog.js';
 
 /** Makes a fresh, empty event log; disposing it closes the log and removes its data. */
@@ -107,6 +107,16 @@ export function everyKindOfDraft(threadId: ThreadId): AgentEventDraft[] {
       retryable: true,
     },
   ];
+}
+
+/** The AppError code `fn` throws synchronously (undefined when it does not throw one). */
+function thrownCode(fn: () => void): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return AppError.is(err) ? err.code : undefined;
+  }
+  return undefined;
 }
 
 async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
@@ -333,6 +343,73 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       await expectUnavailable(ctx.events.read(threadId, 0, 10));
       await expectUnavailable(ctx.events.head(threadId));
       expect(heard).toEqual([1]);
+    });
+
+    test('enqueue reports each call once, in call order, after the listeners saw its events', async () => {
+      await using ctx = await factory();
+      const a = createThreadId();
+      const b = createThreadId();
+      const heard: number[] = [];
+      ctx.events.subscribe(a, (e) => heard.push(e.seq));
+      const reports: { call: number; seqs: number[]; heard: number }[] = [];
+      const report = (call: number) => (err: AppError | null, stored: readonly AgentEvent[]) => {
+        expect(err).toBeNull();
+        reports.push({ call, seqs: seqs([...stored]), heard: heard.length });
+      };
+      ctx.events.enqueue(a, deltaDrafts({ threadId: a, n: 2 }), report(1));
+      ctx.events.enqueue(b, deltaDrafts({ threadId: b, n: 1 }), report(2));
+      ctx.events.enqueue(a, deltaDrafts({ threadId: a, n: 1 }), report(3));
+      expect(reports).toEqual([]); // never synchronously
+      await ctx.events.append(a, []);
+      expect(reports.map((r) => [r.call, r.seqs])).toEqual([
+        [1, [1, 2]],
+        [2, [1]],
+        [3, [3]],
+      ]);
+      // Reported once committed and heard, not before.
+      expect(reports.find((r) => r.call === 1)!.heard).toBeGreaterThanOrEqual(2);
+      expect(reports.find((r) => r.call === 3)!.heard).toBe(3);
+      expect(seqs(await ctx.events.read(a, 0, 10))).toEqual([1, 2, 3]);
+    });
+
+    test('enqueue throws a refused call at once and takes no position for it', async () => {
+      await using ctx = await factory();
+      const threadId = createThreadId();
+      const other = createThreadId();
+      const done = vi.fn();
+      expect(
+        thrownCode(() =>
+          ctx.events.enqueue(threadId, deltaDrafts({ threadId: other, n: 1 }), done),
+        ),
+      ).toBe('BAD_REQUEST');
+      await ctx.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+      expect((await ctx.events.head(threadId)).headSeq).toBe(1);
+      await ctx.events.close();
+      expect(
+        thrownCode(() => ctx.events.enqueue(threadId, deltaDrafts({ threadId, n: 1 }), done)),
+      ).toBe('UNAVAILABLE');
+      expect(done).not.toHaveBeenCalled();
+    });
+
+    test('enqueue reports to every caller when one callback throws, and a re-entrant append after them', async () => {
+      await using ctx = await factory();
+      const threadId = createThreadId();
+      const order: string[] = [];
+      let nested: Promise<AgentEvent[]> | undefined;
+      ctx.events.enqueue(threadId, deltaDrafts({ threadId, n: 1 }), () => {
+        order.push('first');
+        nested = ctx.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+        void nested.then(() => order.push('nested'));
+        throw new Error('callback bug');
+      });
+      ctx.events.enqueue(threadId, deltaDrafts({ threadId, n: 1 }), (err, stored) => {
+        order.push(`second:${stored[0]?.seq}`);
+      });
+      await ctx.events.append(threadId, []);
+      await nested;
+      await Promise.resolve();
+      expect(order).toEqual(['first', 'second:2', 'nested']);
+      expect(seqs(await ctx.events.read(threadId, 0, 10))).toEqual([1, 2, 3]);
     });
 
     test('stores appends still pending when it closes', async () => {

@@ -1,4 +1,4 @@
-import type { AgentEvent, ThreadId } from '@tracewire/shared';
+import type { AgentEvent, AppError, ThreadId } from '@tracewire/shared';
 
 /** An event before the log assigns its position. */
 export type AgentEventDraft = AgentEvent extends infer E
@@ -20,6 +20,9 @@ export interface StreamHead {
 /** Live listener; called in seq order, synchronously after the append commits. */
 export type EventListener = (event: AgentEvent) => void;
 
+/** Reports an {@link EventLog.enqueue}: the stored events, or the error (nothing stored). */
+export type AppendCallback = (err: AppError | null, stored: readonly AgentEvent[]) => void;
+
 /**
  * Per-thread ordered, durable event stream with live fan-out.
  * `append` assigns `seq` (monotonic, +1, per thread) and `epoch`; listeners see events in
@@ -28,6 +31,14 @@ export type EventListener = (event: AgentEvent) => void;
 export interface EventLog {
   /** Appends in order and notifies listeners; resolves with the stored events. */
   append(threadId: ThreadId, drafts: readonly AgentEventDraft[]): Promise<AgentEvent[]>;
+  /**
+   * `append` reporting to a callback instead of a promise: the per-event path of a running
+   * agent, where a promise and its reaction per event cost more than taking the position.
+   * Throws (nothing taken) when the call is refused; otherwise `done` runs exactly once,
+   * never within the call, after the listeners have seen the events, or with the error when
+   * nothing was stored. Calls are reported in the order they were made (producers rely on it).
+   */
+  enqueue(threadId: ThreadId, drafts: readonly AgentEventDraft[], done: AppendCallback): void;
   /** Events with `seq > afterSeq` in the current epoch, oldest first, at most `limit`. */
   read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]>;
   /** The stream's position. Creates the stream (new epoch) when it does not exist yet. */

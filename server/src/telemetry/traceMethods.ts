@@ -41,6 +41,9 @@ export function traceMethods<T extends object>(target: T, opts: TraceMethodsOpti
         },
       );
     };
+  // Other methods are bound once per function (hot ones, like the log's per-event `enqueue`,
+  // would otherwise allocate a bound function per call); a patched method is bound anew.
+  const bound = new Map<PropertyKey, { fn: unknown; bound: unknown }>();
   return new Proxy(target, {
     get(t, prop) {
       const value: unknown = Reflect.get(t, prop, t);
@@ -50,7 +53,12 @@ export function traceMethods<T extends object>(target: T, opts: TraceMethodsOpti
         if (!wrapper) wrappers.set(prop, (wrapper = traced(prop)));
         return wrapper;
       }
-      return (value as (...a: unknown[]) => unknown).bind(t);
+      let entry = bound.get(prop);
+      if (entry?.fn !== value) {
+        entry = { fn: value, bound: (value as (...a: unknown[]) => unknown).bind(t) };
+        bound.set(prop, entry);
+      }
+      return entry.bound;
     },
   });
 }

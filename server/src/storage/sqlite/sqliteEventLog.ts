@@ -3,12 +3,19 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type {
   AgentEventDraft,
+  AppendCallback,
   EventListener,
   EventLog,
   StreamHead,
 } from '../../events/eventLog.js';
 import type { SqliteDatabase } from './database.js';
-import { decodeEvent, encodeEvent, prepareDraft, type EventRow } from './eventCodec.js';
+import {
+  decodeEvent,
+  encodeEvent,
+  prepareDraft,
+  type EventRow,
+  type PreparedDraft,
+} from './eventCodec.js';
 import { toAppError } from './sqliteErrors.js';
 
 /** How much history each thread keeps. Unset limits keep everything. */
@@ -57,9 +64,10 @@ interface PendingAppend {
   threadId: string;
   events: AgentEvent[];
   rows: unknown[][];
-  resolve: (events: AgentEvent[]) => void;
-  reject: (err: unknown) => void;
+  done: AppendCallback;
 }
+
+const NONE: readonly AgentEvent[] = Object.freeze([]);
 
 interface Subscription {
   listener: EventListener;
@@ -174,48 +182,59 @@ export class SqliteEventLog implements EventLog {
   }
 
   append(threadId: ThreadId, drafts: readonly AgentEventDraft[]): Promise<AgentEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.enqueue(threadId, drafts, (err, stored) =>
+        err ? reject(err) : resolve(stored as AgentEvent[]),
+      );
+    });
+  }
+
+  enqueue(threadId: ThreadId, drafts: readonly AgentEventDraft[], done: AppendCallback): void {
+    let numbered: { events: AgentEvent[]; rows: unknown[][] };
     try {
       this.#assertOpen();
-      if (drafts.length === 0) return Promise.resolve([]);
       // Checked (and serialized when not plain) before taking positions, so a bad payload
       // fails only this call.
-      const prepared = drafts.map((d) => prepareDraft(d, threadId));
-      const state = this.#state(threadId);
-      const events: AgentEvent[] = [];
-      const rows: unknown[][] = [];
-      for (const p of prepared) {
-        const seq = ++state.headSeq;
-        // Stored events are immutable; plain ones are marked as such and keep their wire JSON
-        // (what is stored), so nothing walks or encodes them again for each subscriber.
-        const { event, data, meta } = encodeEvent(p, seq, state.epoch);
-        events.push(event);
-        rows.push([
-          state.id,
-          seq,
-          state.epoch,
-          p.draft.type,
-          p.draft.runId,
-          p.draft.ts,
-          data,
-          meta,
-        ]);
-      }
-      const done = new Promise<AgentEvent[]>((resolve, reject) => {
-        this.#pending.push({ threadId, events, rows, resolve, reject });
-      });
-      const now = performance.now();
-      if (this.#pendingEvents === 0) this.#pendingSince = now;
-      this.#pendingEvents += events.length;
-      if (
-        this.#pendingEvents >= MAX_PENDING_EVENTS ||
-        now - this.#pendingSince >= this.#maxBatchDelayMs
-      )
-        this.#flush();
-      else this.#schedule();
-      return done;
+      const prepared: PreparedDraft[] = [];
+      for (const d of drafts) prepared.push(prepareDraft(d, threadId));
+      numbered = this.#number(threadId, prepared);
     } catch (err) {
-      return Promise.reject(toAppError(err));
+      throw toAppError(err);
     }
+    const { events, rows } = numbered;
+    this.#pending.push({ threadId, events, rows, done });
+    const now = performance.now();
+    if (this.#pendingEvents === 0) this.#pendingSince = now;
+    this.#pendingEvents += events.length;
+    if (
+      this.#pendingEvents >= MAX_PENDING_EVENTS ||
+      now - this.#pendingSince >= this.#maxBatchDelayMs
+    )
+      this.#flush();
+    else this.#schedule();
+  }
+
+  /**
+   * Takes the next positions of the stream for `prepared`: the events and their rows. An
+   * empty call takes none (nor creates the stream), but is still reported in turn.
+   */
+  #number(
+    threadId: string,
+    prepared: readonly PreparedDraft[],
+  ): { events: AgentEvent[]; rows: unknown[][] } {
+    const events: AgentEvent[] = [];
+    const rows: unknown[][] = [];
+    if (prepared.length === 0) return { events, rows };
+    const state = this.#state(threadId);
+    for (const p of prepared) {
+      const seq = ++state.headSeq;
+      // Stored events are immutable; plain ones are marked as such and keep their wire JSON
+      // (what is stored), so nothing walks or encodes them again for each subscriber.
+      const { event, data, meta } = encodeEvent(p, seq, state.epoch);
+      events.push(event);
+      rows.push([state.id, seq, state.epoch, p.draft.type, p.draft.runId, p.draft.ts, data, meta]);
+    }
+    return { events, rows };
   }
 
   /**
@@ -401,10 +420,10 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
-  /** Writes everything pending in one transaction, then notifies and resolves in order. */
+  /** Writes everything pending in one transaction, then notifies listeners and reports each append, in order. */
   #flush(): void {
-    // A listener that appends and reads re-entrantly must not get its events delivered
-    // before the rest of the current batch: the scheduled flush writes them afterwards.
+    // A listener that appends re-entrantly must not get its events delivered before the rest
+    // of the current batch: the scheduled flush writes them afterwards.
     if (this.#notifying) return;
     const batch = this.#pending;
     if (batch.length === 0) return;
@@ -417,12 +436,13 @@ export class SqliteEventLog implements EventLog {
       for (const item of batch) this.#streams.delete(item.threadId);
       const error = toAppError(err);
       this.#logger?.error({ err }, 'event log append failed');
-      for (const item of batch) item.reject(error);
+      this.#report(batch, error);
       return;
     }
     for (const item of batch) {
       const state = this.#streams.get(item.threadId);
-      if (state) state.committedSeq = item.events[item.events.length - 1]!.seq;
+      const last = item.events[item.events.length - 1];
+      if (state && last) state.committedSeq = last.seq;
     }
     this.#evictCache();
     this.#notifying = true;
@@ -431,8 +451,25 @@ export class SqliteEventLog implements EventLog {
     } finally {
       this.#notifying = false;
     }
-    for (const item of batch) item.resolve(item.events);
+    this.#report(batch, null);
     if (this.#pending.length > 0) this.#schedule();
+  }
+
+  /**
+   * Reports each append of a batch, in order, in one microtask: never within the `enqueue`
+   * call that flushed it (a batch old enough commits within the call). A callback that throws
+   * does not keep the others from theirs.
+   */
+  #report(batch: readonly PendingAppend[], err: AppError | null): void {
+    queueMicrotask(() => {
+      for (const item of batch) {
+        try {
+          item.done(err, err ? NONE : item.events);
+        } catch (thrown) {
+          this.#logger?.error({ err: thrown, threadId: item.threadId }, 'append callback threw');
+        }
+      }
+    });
   }
 
   /**
