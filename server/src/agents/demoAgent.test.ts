@@ -1,30 +1,19 @@
-import { createMessageId, createRunId, createThreadId } from '@tracewire/shared';
-import type { Message, Run, UserId } from '@tracewire/shared';
+import { createThreadId } from '@tracewire/shared';
+import type { Message } from '@tracewire/shared';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import { chunkWords, createDemoAgent, demoAgent, findExpression } from './demoAgent.js';
 import { createRunContext } from './runContext.js';
 import type { EventBody } from './runContext.js';
+import { runningRun } from './__tests__/runningRun.js';
 
 /** Drives the demo agent through a real run context, collecting the events it emits. */
 async function runDemo(
   content: string,
   opts: { signal?: AbortSignal; agent?: typeof demoAgent } = {},
 ) {
-  const threadId = createThreadId();
-  const run: Run = {
-    id: createRunId(),
-    threadId,
-    userId: 'demo-user' as UserId,
-    messageId: createMessageId(),
-    agent: 'demo',
-    status: 'running',
-    error: null,
-    createdAt: new Date(),
-    startedAt: new Date(),
-    endedAt: null,
-    durationMs: null,
-  };
+  const run = runningRun(createThreadId(), 'demo-user');
+  const { threadId } = run;
   const message: Message = {
     id: run.messageId,
     threadId,

@@ -5,32 +5,15 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { createMessageId, createRunId, createThreadId } from '@tracewire/shared';
-import type { Run, UserId } from '@tracewire/shared';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import { openSqliteStorage } from '../storage/sqlite/index.js';
 import { openTestStorage, tempDir } from '../storage/sqlite/__tests__/testStorage.js';
 import { createRunEmitter } from './runEmitter.js';
 import type { EventBody } from './runContext.js';
+import { runningRun } from './__tests__/runningRun.js';
 
 const logger = pino({ level: 'silent' });
-
-function runOn(threadId = createThreadId()): Run {
-  return {
-    id: createRunId(),
-    threadId,
-    userId: 'u1' as UserId,
-    messageId: createMessageId(),
-    agent: 'demo',
-    status: 'running',
-    error: null,
-    createdAt: new Date(),
-    startedAt: new Date(),
-    endedAt: null,
-    durationMs: null,
-  };
-}
 
 const delta = (text: string): EventBody => ({ type: 'message_delta', delta: text });
 
@@ -38,7 +21,7 @@ describe('run emitter', () => {
   test('accepts events at once, in call order, and settles once they are committed', async () => {
     // A long batch window: the commit waits for the end of the turn whatever the machine's pace.
     await using storage = await openTestStorage({ maxBatchDelayMs: 10_000 });
-    const run = runOn();
+    const run = runningRun();
     const published: [string, number][] = [];
     const emitter = createRunEmitter(storage.events, run, (type, n) => published.push([type, n]));
     for (let i = 0; i < 5; i++) await emitter.emit(delta(`d${i}`));
@@ -64,7 +47,7 @@ describe('run emitter', () => {
 
   test('rejects a malformed event on its own emit and keeps writing the rest', async () => {
     await using storage = await openTestStorage();
-    const run = runOn();
+    const run = runningRun();
     const emitter = createRunEmitter(storage.events, run);
     await emitter.emit(delta('before'));
     const bad = { type: 42, delta: 'x' } as unknown as EventBody;
@@ -78,7 +61,7 @@ describe('run emitter', () => {
   test('a write that fails to commit makes the next emit reject, and settles its waiters', async () => {
     using tmp = tempDir();
     const file = path.join(tmp.dir, 'data.db');
-    const run = runOn();
+    const run = runningRun();
     const a = await openSqliteStorage({ file, logger });
     const b = await openSqliteStorage({ file, logger });
     try {
@@ -114,7 +97,7 @@ describe('run emitter', () => {
       trace.setGlobalTracerProvider(provider);
       try {
         await using storage = await openTestStorage({ maxBatchDelayMs });
-        const run = runOn();
+        const run = runningRun();
         const emitter = createRunEmitter(storage.events, run);
         await emitter.emit(delta('a'));
         await emitter.emit({ type: 7 } as unknown as EventBody).catch(() => undefined);
