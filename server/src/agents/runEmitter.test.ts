@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import { openSqliteStorage } from '../storage/sqlite/index.js';
 import { openTestStorage, tempDir } from '../storage/sqlite/__tests__/testStorage.js';
+import { createTurnCounter } from '../telemetry/turnCounter.js';
 import { createRunEmitter } from './runEmitter.js';
 import type { EventBody } from './runContext.js';
 import { runningRun } from './__tests__/runningRun.js';
@@ -23,7 +24,8 @@ describe('run emitter', () => {
     await using storage = await openTestStorage({ maxBatchDelayMs: 10_000 });
     const run = runningRun();
     const published: [string, number][] = [];
-    const emitter = createRunEmitter(storage.events, run, (type, n) => published.push([type, n]));
+    const counter = createTurnCounter((counts) => published.push(...counts));
+    const emitter = createRunEmitter(storage.events, run, counter);
     for (let i = 0; i < 5; i++) await emitter.emit(delta(`d${i}`));
     // Accepted, numbered, not committed yet: the log commits the turn's batch later.
     expect(await storage.events.read(run.threadId, 0, 10)).toEqual([]);

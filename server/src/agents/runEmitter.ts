@@ -2,6 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import { startProducerSpan, recordSpanError } from '@tracewire/otel';
 import type { AgentEvent, AppError, Run } from '@tracewire/shared';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
+import type { TurnCounter } from '../telemetry/turnCounter.js';
 import type { EventBody } from './runContext.js';
 
 /** Writes one run's events in call order and can be closed before the terminal event. */
@@ -29,11 +30,7 @@ const ACCEPTED: Promise<void> = Promise.resolve();
  * Nothing is allocated per event beyond the event and its span: the log reports appends in
  * call order, so one callback serves them all, taking each event's span from a queue.
  */
-export function createRunEmitter(
-  events: EventLog,
-  run: Run,
-  onPublished?: (type: string, count: number) => void,
-): RunEmitter {
+export function createRunEmitter(events: EventLog, run: Run, published?: TurnCounter): RunEmitter {
   let open = true;
   let failure: Error | null = null;
   /** Events handed to the log, and how many of them it has reported since. */
@@ -44,22 +41,6 @@ export function createRunEmitter(
   let oldest = 0;
   /** `settled()` callers, each waiting for the count of events accepted when it was called. */
   const waiters: { until: number; resolve: () => void }[] = [];
-  // Published events are counted here and reported once per turn (and on close): a metric
-  // call per event costs an attribute hash each.
-  const published = new Map<string, number>();
-  let reportScheduled = false;
-  const report = () => {
-    reportScheduled = false;
-    for (const [type, n] of published) onPublished?.(type, n);
-    published.clear();
-  };
-  const countPublished = (type: string) => {
-    if (!onPublished) return;
-    published.set(type, (published.get(type) ?? 0) + 1);
-    if (reportScheduled) return;
-    reportScheduled = true;
-    setImmediate(report);
-  };
   const onStored = (err: AppError | null, stored: readonly AgentEvent[]) => {
     const span = spans[oldest];
     spans[oldest++] = null;
@@ -71,7 +52,7 @@ export function createRunEmitter(
       failure ??= err ?? new Error('event was not stored');
     } else {
       if (span) span.setAttribute('messaging.message.id', String(event.seq));
-      countPublished(event.type);
+      published?.add(event.type);
     }
     span?.end();
     while (waiters.length > 0 && waiters[0]!.until <= reported) waiters.shift()!.resolve();
@@ -108,9 +89,7 @@ export function createRunEmitter(
     settled,
     close: () => {
       open = false;
-      return settled().then(() => {
-        if (reportScheduled) report();
-      });
+      return settled().then(() => published?.flush());
     },
   };
 }

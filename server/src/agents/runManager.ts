@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { ChatStore } from '../storage/chatStore.js';
+import { createTurnCounter } from '../telemetry/turnCounter.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
 import { isRunStoppedError, raceAbort, stop } from './abort.js';
 import { createCircuitBreakerRegistry } from './circuitBreaker.js';
@@ -90,6 +91,14 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
   const { store, events, config, locks } = opts;
   // One breaker per tool for the whole server (see createCircuitBreakerRegistry).
   const breakers = createCircuitBreakerRegistry(config.toolBreaker ?? {});
+  // Published events of every run, counted per turn: one metric call per type and turn.
+  const metrics = opts.metrics;
+  const published =
+    metrics &&
+    createTurnCounter((counts) => {
+      for (const [type, n] of counts)
+        metrics.eventsPublished.add(n, { 'tracewire.event.type': type });
+    });
   const active = new Map<RunId, ActiveRun>();
   const activeByUser = new Map<UserId, Set<RunId>>();
   let closing = false;
@@ -123,7 +132,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     try {
       const [stored] = await events.append(draft.threadId, [event]);
       if (stored) span.setAttribute('messaging.message.id', String(stored.seq));
-      opts.metrics?.eventsPublished.add(1, { 'tracewire.event.type': draft.type });
+      published?.add(draft.type);
     } catch (err) {
       recordSpanError(span, err);
       throw err;
@@ -253,9 +262,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
   async function executeInSpan(entry: ActiveRun, message: Message): Promise<void> {
     const { run, controller, log } = entry;
     const startedAt = performance.now();
-    const emitter = createRunEmitter(events, run, (type, count) =>
-      opts.metrics?.eventsPublished.add(count, { 'tracewire.event.type': type }),
-    );
+    const emitter = createRunEmitter(events, run, published);
     const timer = setTimeout(() => {
       stop(controller, 'TIMEOUT', `The run timed out after ${config.runTimeoutMs} ms`);
     }, config.runTimeoutMs);

@@ -3,6 +3,7 @@
  * @module
  */
 import type { Services } from '../services.js';
+import { createTurnCounter } from './turnCounter.js';
 
 /** The transport a subscription's events leave by, as metric attributes name it. */
 export type Protocol = 'websocket' | 'http';
@@ -28,28 +29,19 @@ function attrsFor(type: string, protocol: Protocol) {
 export type DeliveryMeter = (event: { type: string; ts: number }) => void;
 
 /**
- * Counts delivered events and reports them once per event-loop turn: a metric call hashes
- * its attributes, which per event cost more than the delivery itself. The delivery lag is
- * sampled once per turn, from the oldest event written in it (the frames of a turn leave
- * together, see the transport's write batching). One meter per server and transport, shared
- * by every subscription: nothing is held per subscriber.
+ * Counts delivered events once per event-loop turn (see {@link createTurnCounter}) and samples
+ * the delivery lag once per turn, from the oldest event written in it (the frames of a turn
+ * leave together, see the transport's write batching). One meter per server and transport,
+ * shared by every subscription: nothing is held per subscriber.
  */
 function createDeliveryMeter(metrics: Services['metrics'], protocol: Protocol): DeliveryMeter {
-  const counts = new Map<string, number>();
   let oldestTs = 0;
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
+  const counter = createTurnCounter((counts) => {
     for (const [type, n] of counts) metrics.eventsDelivered.add(n, attrsFor(type, protocol));
-    counts.clear();
     metrics.eventsDeliveryLag.record(Date.now() - oldestTs, TRANSPORT_ATTRS[protocol]);
-  };
+  });
   return (event) => {
-    counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
-    if (scheduled) return;
-    scheduled = true;
-    oldestTs = event.ts;
-    setImmediate(flush);
+    if (counter.add(event.type)) oldestTs = event.ts;
   };
 }
 
