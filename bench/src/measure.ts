@@ -69,7 +69,8 @@ function mergeResults(parts: LoadResult[]): LoadResult & { latencyAll: Histogram
       | 'completed'
       | 'reconnects'
       | 'resyncs'
-      | 'connectFailed',
+      | 'connectFailed'
+      | 'cpuS',
   ) => parts.reduce((s, p) => s + p[k], 0);
   for (const p of parts) mergeHistogram(latencyAll, p.latency);
   const nz = (xs: number[]) => xs.filter((x) => x > 0);
@@ -84,6 +85,7 @@ function mergeResults(parts: LoadResult[]): LoadResult & { latencyAll: Histogram
     completed: sum('completed'),
     reconnects: sum('reconnects'),
     resyncs: sum('resyncs'),
+    cpuS: sum('cpuS'),
     firstAt: Math.min(...nz(parts.map((p) => p.firstAt)), Infinity),
     lastAt: Math.max(0, ...parts.map((p) => p.lastAt)),
     startedAt: Math.min(...nz(parts.map((p) => p.startedAt)), Infinity),
@@ -219,6 +221,8 @@ function fillMetrics(
   m['eventsPerSec'] = Math.round(r.received / elapsedS);
   m['cpuS'] = round(ctx.cpuS);
   m['cpuSPer100k'] = r.received ? round((ctx.cpuS / r.received) * 1e5, 3) : null;
+  // The clients share the machine's cores with the server: a heavy client slows both.
+  m['clientCpuS'] = round(r.cpuS);
   m['rssEndMB'] = round(ctx.rss / 2 ** 20, 1);
   m['p50Ms'] = lat?.p50 ?? null;
   m['p99Ms'] = lat?.p99 ?? null;

@@ -113,6 +113,8 @@ export interface LoadResult {
   caughtUpAt: number[];
   reconnects: number;
   resyncs: number;
+  /** CPU seconds this load process spent from `go` to its result: what the clients cost. */
+  cpuS: number;
   /** S5: per-turn ms from send to agent_started / agent_completed. */
   turnStarted?: Record<string, number>;
   turnCompleted?: Record<string, number>;

@@ -102,6 +102,7 @@ export async function runLoad(
     caughtUpAt: new Array<number>(args.clients).fill(0),
     reconnects: 0,
     resyncs: 0,
+    cpuS: 0,
     errors: [],
   };
   const fail = (e: unknown) => {
@@ -163,6 +164,7 @@ export async function runLoad(
 
   const cmd = await nextCommand();
   let stopped = cmd.type === 'stop';
+  const cpuAtGo = process.cpuUsage();
   if (cmd.type === 'go') {
     result.startedAt = Date.now();
     // Every client of every process starts its stream with the same `startAt`.
@@ -178,6 +180,8 @@ export async function runLoad(
       clearTimeout(timer);
     }
   }
+  const cpu = process.cpuUsage(cpuAtGo);
+  result.cpuS = (cpu.user + cpu.system) / 1e6;
   await sendAndFlush({ type: 'result', result });
   // Clients are closed only once every load process is done (the orchestrator says stop):
   // one process closing its clients must not load the server while others still measure.
