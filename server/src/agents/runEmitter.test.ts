@@ -60,6 +60,22 @@ describe('run emitter', () => {
     expect(stored.map((e) => e.seq)).toEqual([1, 2]);
   });
 
+  test('settles its waiters even when the metrics counter throws', async () => {
+    await using storage = await openTestStorage();
+    const run = runningRun();
+    const broken = {
+      add: () => {
+        throw new Error('metrics bug');
+      },
+      flush: () => undefined,
+    };
+    const emitter = createRunEmitter(storage.events, run, broken);
+    await emitter.emit(delta('a'));
+    await emitter.emit(delta('b'));
+    await emitter.close();
+    expect((await storage.events.read(run.threadId, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
   test('a write that fails to commit makes the next emit reject, and settles its waiters', async () => {
     using tmp = tempDir();
     const file = path.join(tmp.dir, 'data.db');

@@ -46,16 +46,20 @@ export function createRunEmitter(events: EventLog, run: Run, published?: TurnCou
     spans[oldest++] = null;
     if (oldest === spans.length) spans.length = oldest = 0;
     reported += 1;
-    const event = stored[0];
-    if (err || !event) {
-      if (span) recordSpanError(span, err);
-      failure ??= err ?? new Error('event was not stored');
-    } else {
-      if (span) span.setAttribute('messaging.message.id', String(event.seq));
-      published?.add(event.type);
+    try {
+      const event = stored[0];
+      if (err || !event) {
+        if (span) recordSpanError(span, err);
+        failure ??= err ?? new Error('event was not stored');
+      } else {
+        if (span) span.setAttribute('messaging.message.id', String(event.seq));
+        published?.add(event.type);
+      }
+      span?.end();
+    } finally {
+      // Whatever the telemetry does, waiters are released in order.
+      while (waiters.length > 0 && waiters[0]!.until <= reported) waiters.shift()!.resolve();
     }
-    span?.end();
-    while (waiters.length > 0 && waiters[0]!.until <= reported) waiters.shift()!.resolve();
   };
   const settled = (): Promise<void> =>
     reported >= accepted
