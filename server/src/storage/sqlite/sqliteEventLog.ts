@@ -420,7 +420,10 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
-  /** Writes everything pending in one transaction, then notifies listeners and reports each append, in order. */
+  /**
+   * Writes everything pending in one transaction, then notifies the listeners and reports
+   * each append, in order.
+   */
   #flush(): void {
     // A listener that appends re-entrantly must not get its events delivered before the rest
     // of the current batch: the scheduled flush writes them afterwards.
