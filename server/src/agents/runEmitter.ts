@@ -10,7 +10,8 @@ export interface RunEmitter {
   /**
    * Appends an event of the run; a no-op once closed (a late agent cannot write after the
    * end). Resolves as soon as the log has accepted (numbered) the event, not when it is
-   * committed: the log commits in order, in batches. A failed write makes the next emit reject.
+   * committed: the log commits in order, in batches. A malformed event rejects its own emit;
+   * a failed commit makes the next emit reject.
    */
   emit: (body: EventBody) => Promise<void>;
   /** Resolves once every event accepted so far is committed and handed to subscribers. */

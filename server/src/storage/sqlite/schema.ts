@@ -55,9 +55,9 @@ export interface StreamsTable {
 }
 
 /**
- * One stored event, in append order. The common fields are columns; `data` holds the
- * remaining fields as plain JSON and `data_meta` the superjson annotations (Dates,
- * undefined, …) when needed. (stream, seq) is unique.
+ * One stored event, in append order. `data` holds the whole event as JSON (for a plain event,
+ * exactly its wire JSON) and `data_meta` the superjson annotations (Dates, undefined, …) when
+ * needed; the columns repeat the fields queries use. (stream, seq) is unique.
  */
 export interface EventsTable {
   /** Append order (the rowid). */
