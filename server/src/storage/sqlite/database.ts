@@ -104,16 +104,28 @@ export function createStatementCache(
   };
 }
 
+/** Runs its argument in a transaction; called within one, in a savepoint. */
+export type TransactionRunner = Database.Transaction<<T>(fn: () => T) => T>;
+
+/**
+ * A transaction function built once, for any body: better-sqlite3 builds four wrappers each
+ * time `transaction()` is called (~4.5 µs), which a send, a run's start and its end each paid.
+ */
+export function createTransactionRunner(sqlite: Database.Database): TransactionRunner {
+  return sqlite.transaction(<T>(fn: () => T): T => fn());
+}
+
 /** Builds the synchronous executor on a statement cache keyed by SQL text. */
 export function createSyncExecutor(
   sqlite: Database.Database,
   prepare = createStatementCache(sqlite),
+  inTransaction = createTransactionRunner(sqlite),
 ): SyncExecutor {
   return {
     all: <TRow>(q: CompiledQuery<TRow>) => prepare(q.sql).all(...q.parameters) as TRow[],
     first: <TRow>(q: CompiledQuery<TRow>) =>
       prepare(q.sql).get(...q.parameters) as TRow | undefined,
     run: (q) => prepare(q.sql).run(...q.parameters).changes,
-    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+    transaction: <T>(fn: () => T): T => inTransaction.immediate(fn) as T,
   };
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { createTransactionRunner } from './database.js';
 
 /** Runs a write in the current turn's shared transaction; see {@link createGroupCommit}. */
 export interface GroupCommit {
@@ -25,24 +26,23 @@ interface Queued {
  */
 export function createGroupCommit(sqlite: Database.Database): GroupCommit {
   let queue: Queued[] = [];
+  const inTransaction = createTransactionRunner(sqlite);
   const flush = () => {
     const batch = queue;
     if (batch.length === 0) return;
     queue = [];
     const results: { ok: boolean; value: unknown }[] = [];
     try {
-      sqlite
-        .transaction(() => {
-          for (const item of batch) {
-            try {
-              // Nested in the outer transaction, better-sqlite3 runs this as a savepoint.
-              results.push({ ok: true, value: sqlite.transaction(item.fn)() });
-            } catch (err) {
-              results.push({ ok: false, value: err });
-            }
+      inTransaction.immediate(() => {
+        for (const item of batch) {
+          try {
+            // Nested in the outer transaction, better-sqlite3 runs this as a savepoint.
+            results.push({ ok: true, value: inTransaction(item.fn) });
+          } catch (err) {
+            results.push({ ok: false, value: err });
           }
-        })
-        .immediate();
+        }
+      });
     } catch (err) {
       // The commit itself failed: none of the writes happened.
       for (const item of batch) item.reject(err);
