@@ -4,7 +4,7 @@
  * Node imports, and it never creates a provider (the global API or an injected one).
  * @module
  */
-import type { Context, Link, Span, TracerProvider } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, TracerProvider } from '@opentelemetry/api';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
@@ -78,8 +78,15 @@ export function splitEventMeta(value: unknown): {
   const inner = value['data'];
   if (typeof value['id'] === 'string' && isMetaCarrier(inner)) {
     const event = stripMeta(inner);
-    const out = { value: { ...value, data: event }, event, id: value['id'] };
-    return META_FIELD in inner ? { ...out, meta: inner[META_FIELD] as EventMeta } : out;
+    // Object.assign and a plain property set: on Node 20 a property after a spread costs
+    // ~0.5 µs, and this runs for every event a client receives.
+    const out: ReturnType<typeof splitEventMeta> = {
+      value: Object.assign({}, value, { data: event }),
+      event,
+      id: value['id'],
+    };
+    if (META_FIELD in inner) out.meta = inner[META_FIELD] as EventMeta;
+    return out;
   }
   return { value };
 }
@@ -143,9 +150,10 @@ export function createTracingLink<TRouter extends AnyRouter>(
             const split = splitEventMeta(result.data);
             const consumer = startConsumerSpan({ tracer, span, callCtx, split, consumerParent });
             try {
-              context.with(trace.setSpan(callCtx, consumer), () =>
-                observer.next({ ...envelope, result: { ...result, data: split.value } }),
-              );
+              const delivered = Object.assign({}, envelope, {
+                result: Object.assign({}, result, { data: split.value }),
+              });
+              context.with(trace.setSpan(callCtx, consumer), () => observer.next(delivered));
             } catch (err) {
               recordSpanError(consumer, err);
               throw err;
@@ -190,26 +198,21 @@ function startConsumerSpan(args: {
   const event = split.event;
   const seq = event?.['seq'];
   const messageId = split.id ?? (typeof seq === 'number' ? String(seq) : undefined);
-  const span = args.tracer.startSpan(
+  // Set one by one rather than spread in: this runs for every event a client receives.
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_TRACEWIRE,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+    [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+    [ATTR_MESSAGING_DESTINATION_TEMPLATE]: EVENTS_DESTINATION,
+  };
+  const threadId = event?.['threadId'];
+  if (typeof threadId === 'string') attributes[ATTR_MESSAGING_DESTINATION_NAME] = threadId;
+  if (messageId !== undefined) attributes[ATTR_MESSAGING_MESSAGE_ID] = messageId;
+  const type = event?.['type'];
+  if (typeof type === 'string') attributes[ATTR_TRACEWIRE_EVENT_TYPE] = type;
+  return args.tracer.startSpan(
     SPAN_PROCESS_EVENTS,
-    {
-      kind: SpanKind.CONSUMER,
-      links,
-      attributes: {
-        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_TRACEWIRE,
-        [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-        [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-        [ATTR_MESSAGING_DESTINATION_TEMPLATE]: EVENTS_DESTINATION,
-        ...(typeof event?.['threadId'] === 'string'
-          ? { [ATTR_MESSAGING_DESTINATION_NAME]: event['threadId'] }
-          : {}),
-        ...(messageId === undefined ? {} : { [ATTR_MESSAGING_MESSAGE_ID]: messageId }),
-        ...(typeof event?.['type'] === 'string'
-          ? { [ATTR_TRACEWIRE_EVENT_TYPE]: event['type'] }
-          : {}),
-      },
-    },
+    { kind: SpanKind.CONSUMER, links, attributes },
     parent,
   );
-  return span;
 }
