@@ -122,12 +122,20 @@ describe('splitEventMeta', () => {
       value: { a: 1 },
       meta: producerMeta,
     });
-    expect(splitEventMeta({ id: '9', data: { a: 1, _meta: producerMeta } })).toMatchObject({
+    // Exactly: the envelope handed on carries no _meta, and the input is left as it was.
+    const tracked = { id: '9', data: { a: 1, _meta: producerMeta } };
+    expect(splitEventMeta(tracked)).toStrictEqual({
       value: { id: '9', data: { a: 1 } },
+      event: { a: 1 },
       id: '9',
       meta: producerMeta,
     });
+    expect(tracked).toStrictEqual({ id: '9', data: { a: 1, _meta: producerMeta } });
     expect(splitEventMeta('x')).toEqual({ value: 'x' });
-    expect(splitEventMeta({ id: '9', data: { a: 1 } }).meta).toBeUndefined();
+    expect(splitEventMeta({ id: '9', data: { a: 1 } })).toStrictEqual({
+      value: { id: '9', data: { a: 1 } },
+      event: { a: 1 },
+      id: '9',
+    });
   });
 });
