@@ -254,6 +254,13 @@ function fillMetrics(
     m['startedP99Ms'] = started ? started.p99 / 10 : null;
     m['completedP50Ms'] = completed ? completed.p50 / 10 : null;
     m['completedP99Ms'] = completed ? completed.p99 / 10 : null;
+    // The part before the request frame is written is the client library's own.
+    const held = summarize(r.turnHeld ?? {});
+    const afterWrite = summarize(r.turnStartedAfterWrite ?? {});
+    m['clientHoldP50Ms'] = held ? held.p50 / 10 : null;
+    m['clientHoldP99Ms'] = held ? held.p99 / 10 : null;
+    m['startedAfterWriteP50Ms'] = afterWrite ? afterWrite.p50 / 10 : null;
+    m['startedAfterWriteP99Ms'] = afterWrite ? afterWrite.p99 / 10 : null;
   }
   if (r.completed < r.clients && plan.id !== 'S5')
     out.notes.push(`${r.clients - r.completed} streams did not complete in time`);

@@ -118,5 +118,9 @@ export interface LoadResult {
   /** S5: per-turn ms from send to agent_started / agent_completed. */
   turnStarted?: Record<string, number>;
   turnCompleted?: Record<string, number>;
+  /** S5: per-turn ms from send until the client's WebSocket writes the request frame. */
+  turnHeld?: Record<string, number>;
+  /** S5: per-turn ms from that frame leaving the client to agent_started arriving. */
+  turnStartedAfterWrite?: Record<string, number>;
   errors: string[];
 }

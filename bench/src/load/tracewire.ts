@@ -5,9 +5,17 @@ import type { LoadResult } from '../protocol.js';
 import { createHistogram } from '../stats.js';
 import { RETRY, runLoad, type BenchClient, type ClientContext } from './harness.js';
 
+/** One chat turn's times (ms); `heldMs` ends when the request frame is written. */
+interface TurnTimes {
+  startedMs: number;
+  completedMs: number;
+  heldMs: number;
+  startedAfterWriteMs: number;
+}
+
 /** A Tracewire bench client plus what S5 needs: one chat turn, timed. */
 interface TracewireBenchClient extends BenchClient {
-  turn(content: string): Promise<{ startedMs: number; completedMs: number }>;
+  turn(content: string): Promise<TurnTimes>;
 }
 
 const S5_MESSAGE = 'what is 2 + 3 * (4 - 1)? and what time is it?';
@@ -22,14 +30,34 @@ function userToken(secret: string, userId: string): Promise<string> {
     .sign(new TextEncoder().encode(secret));
 }
 
+/** When the client last wrote a `chat.send` request frame (performance.now). */
+interface WriteClock {
+  sendWrittenAt: number;
+}
+
+/**
+ * S5: `ws` with the time each `chat.send` frame is written, so a turn splits into the client
+ * library's hold before the write and everything after it.
+ */
+function timedWebSocket(clock: WriteClock): typeof WebSocket {
+  return class TimedWebSocket extends WebSocket {
+    override send(data: unknown, ...rest: unknown[]): void {
+      if (typeof data === 'string' && data.includes('"chat.send"'))
+        clock.sendWrittenAt = performance.now();
+      (super.send as (...a: unknown[]) => void)(data, ...rest);
+    }
+  };
+}
+
 /** Tracewire through its SDK: one user, one thread and one live thread stream per client. */
 async function connect(ctx: ClientContext): Promise<TracewireBenchClient> {
   const { args } = ctx;
   let opened = false;
+  const clock: WriteClock = { sendWrittenAt: Number.NaN };
   const client: TracewireClient = createTracewireClient({
     url: `http://127.0.0.1:${args.port}`,
     token: await userToken(args.secret, `bench-${args.offset + ctx.index}`),
-    WebSocket,
+    WebSocket: args.turns ? timedWebSocket(clock) : WebSocket,
     // One connection per client for calls and events, as every peer here has (the SDK's
     // default, 'ws+http', adds an HTTP keep-alive connection for mutations).
     transport: 'ws',
@@ -68,11 +96,18 @@ async function connect(ctx: ClientContext): Promise<TracewireBenchClient> {
     },
     async turn(content) {
       const t0 = performance.now();
+      clock.sendWrittenAt = Number.NaN;
       const { run } = await client.send(thread.id, content);
+      const written = clock.sendWrittenAt;
       const m = mark(run.id);
       if (m.completed === undefined) await new Promise<void>((resolve) => (m.done = resolve));
       marks.delete(run.id);
-      return { startedMs: m.started! - t0, completedMs: m.completed! - t0 };
+      return {
+        startedMs: m.started! - t0,
+        completedMs: m.completed! - t0,
+        heldMs: written - t0,
+        startedAfterWriteMs: m.started! - written,
+      };
     },
     close: () => client.close(),
   };
@@ -84,8 +119,12 @@ async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<vo
   if (!client) throw new Error('no client connected');
   const started = createHistogram();
   const completed = createHistogram();
+  const held = createHistogram();
+  const afterWrite = createHistogram();
   result.turnStarted = started.data;
   result.turnCompleted = completed.data;
+  result.turnHeld = held.data;
+  result.turnStartedAfterWrite = afterWrite.data;
   // Sub-millisecond resolution: these histograms are in tenths of a millisecond.
   const turns = turnsOf();
   let failures = 0;
@@ -94,6 +133,11 @@ async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<vo
       const t = await client.turn(S5_MESSAGE);
       started.record(t.startedMs * 10);
       completed.record(t.completedMs * 10);
+      // A turn whose frame write was not seen (a retried send, say) counts in the totals only.
+      if (Number.isFinite(t.heldMs)) {
+        held.record(t.heldMs * 10);
+        afterWrite.record(t.startedAfterWriteMs * 10);
+      }
     } catch (e) {
       failures++;
       if (result.errors.length < 5)
