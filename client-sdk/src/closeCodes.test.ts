@@ -48,17 +48,28 @@ async function drain(stream: AsyncIterable<ThreadEvent>) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A client that records its WebSocket state changes. */
+/**
+ * A client that records its WebSocket state changes and counts the sockets that opened.
+ * Counted at the socket, not from `pending` states: tRPC's wsClient does not report exactly
+ * one `pending` per socket (a reconnect may keep the state, or report it twice).
+ */
 function recordingClient(url: string, extra: Partial<TracewireClientOptions>) {
   const states: ConnectionStateChange[] = [];
+  let opened = 0;
+  class CountingWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      this.once('open', () => opened++);
+    }
+  }
   const client = createTracewireClient({
     url,
-    WebSocket,
+    WebSocket: CountingWebSocket,
     retry: { baseMs: 20, maxMs: 200 },
     onConnectionStateChange: (s) => states.push(s),
     ...extra,
   });
-  const opens = () => states.filter((s) => s.state === 'pending').length;
+  const opens = () => opened;
   return { client, states, opens };
 }
 
