@@ -133,7 +133,7 @@ async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<vo
       const t = await client.turn(S5_MESSAGE);
       started.record(t.startedMs * 10);
       completed.record(t.completedMs * 10);
-      // A turn whose frame write was not seen (a retried send, say) counts in the totals only.
+      // Split only when the request frame's write was seen (always, over the 'ws' transport).
       if (Number.isFinite(t.heldMs)) {
         held.record(t.heldMs * 10);
         afterWrite.record(t.startedAfterWriteMs * 10);
