@@ -127,7 +127,10 @@ export async function measure(
     const stats = async (gc = false) => {
       server!.send({ type: 'stats', gc });
       // A heap snapshot (`BENCH_HEAP_SNAPSHOT=1`) of 10,000 connections takes far longer than 10 s.
-      return server!.waitFor('stats', process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? 300_000 : 10_000);
+      return server!.waitFor(
+        'stats',
+        process.env['BENCH_HEAP_SNAPSHOT'] === '1' ? 300_000 : 10_000,
+      );
     };
     const idle = await stats(true);
 

@@ -71,7 +71,9 @@ function recordingClient(url: string, extra: Partial<TracewireClientOptions>) {
       });
       this.on('message', (data: Buffer) => note(`received ${data.toString().slice(0, 120)}`));
       this.on('error', (err: Error) => note(`error ${err.message}`));
-      this.once('close', (code: number, reason: Buffer) => note(`close ${code} ${reason.toString()}`));
+      this.once('close', (code: number, reason: Buffer) =>
+        note(`close ${code} ${reason.toString()}`),
+      );
     }
   }
   const client = createTracewireClient({
@@ -189,7 +191,9 @@ describe('a static token the server refuses (4001)', () => {
         [
           `refused-getToken test: ${opens()} sockets, ${calls} getToken calls, ${events.stats.resubscribes} resubscribes`,
           ...socketLog,
-          ...states.map((s) => `state ${s.state} ${s.lastCloseCode ?? ''} ${String(s.error?.message ?? '')}`),
+          ...states.map(
+            (s) => `state ${s.state} ${s.lastCloseCode ?? ''} ${String(s.error?.message ?? '')}`,
+          ),
         ].join('\n'),
       );
     }
