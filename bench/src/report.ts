@@ -162,6 +162,7 @@ function table(s: ScenarioReport, systems: readonly SystemName[]): string[] {
     );
   }
   if (s.id === 'S1') lines.push(...tracingOverhead(s));
+  lines.push(...exportedSpans(s));
   if (s.id === 'S5') {
     lines.push(
       '',
@@ -188,6 +189,27 @@ function tracingOverhead(s: ScenarioReport): string[] {
   return [
     '',
     `Tracing overhead (server CPU s per 100k events; tracing off: ${cell(off)} s, ${cell(get(s, 'tracewire-notrace', 'eventsPerSec'))} events/s): ${parts.join('; ')}.`,
+  ];
+}
+
+/**
+ * Spans the loopback OTLP receiver got per delivered event. Every event has its own PRODUCER
+ * span and calls and runs add theirs, so with every trace sampled a figure below 1 means the
+ * SDK's batch span processor dropped spans (past its 2,048-span queue): reported, not hidden.
+ */
+function exportedSpans(s: ScenarioReport): string[] {
+  const parts = (['tracewire', 'tracewire-sampled10'] as const).flatMap((sys) => {
+    const spans = get(s, sys, 'otlpSpans');
+    const delivered = get(s, sys, 'delivered');
+    if (spans === null || !delivered) return [];
+    return [`${LABEL[sys]} ${(spans / delivered).toFixed(2)} (${cell(spans)} spans)`];
+  });
+  if (parts.length === 0) return [];
+  return [
+    '',
+    `OTLP spans received per delivered event: ${parts.join('; ')}. Each event has its own ` +
+      'PRODUCER span, so with every trace sampled less than 1 means the SDK dropped spans ' +
+      "(its batch processor's queue holds 2,048).",
   ];
 }
 

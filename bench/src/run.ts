@@ -1,8 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, newSecret, type SystemResult } from './measure.js';
+import { startOtlpSink } from './otlpSink.js';
 import { plans, type ProfileName, type ScenarioId, type ScenarioPlan } from './profile.js';
 import { SYSTEMS, type SystemName } from './protocol.js';
 import { machineInfo, writeReport, type ScenarioReport } from './report.js';
@@ -27,28 +26,6 @@ function parseArgs(argv: string[]) {
   const only = list('--only')?.map((s) => s.toUpperCase() as ScenarioId);
   const cpuProf = argv.includes('--cpu-prof');
   return { profile, systems, only, cpuProf };
-}
-
-/** A loopback OTLP/HTTP receiver that accepts and discards, so traced runs pay the export cost. */
-async function startOtlpSink() {
-  let requests = 0;
-  let bytes = 0;
-  const server = createServer((req, res) => {
-    requests++;
-    req.on('data', (b: Buffer) => (bytes += b.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    take: () => {
-      const t = { requests, bytes };
-      requests = bytes = 0;
-      return t;
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 const fmt = (r: SystemResult) =>
@@ -84,6 +61,7 @@ async function main(): Promise<void> {
         const sent = otlp.take();
         r.metrics['otlpRequests'] = sent.requests;
         r.metrics['otlpKB'] = Math.round(sent.bytes / 1024);
+        r.metrics['otlpSpans'] = sent.spans;
       }
       results.push(r);
       process.stdout.write(
