@@ -89,6 +89,71 @@ describe('startTelemetry', () => {
     await always.shutdown();
   });
 
+  test('gives OTEL_BSP_MAX_QUEUE_SIZE to the batch span processor: past it, spans are dropped', async () => {
+    const exported = async (env: Record<string, string>) => {
+      await using receiver = await startOtlpReceiver();
+      const telemetry = startTelemetry({
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env },
+        registerGlobals: false,
+      });
+      try {
+        const tracer = telemetry.tracerProvider.getTracer('bsp-test');
+        // 25 spans in one tick: no export finishes in between to make room.
+        for (let i = 0; i < 25; i++) tracer.startSpan(`s${i}`).end();
+        await telemetry.forceFlush();
+        return receiver.spans().length;
+      } finally {
+        await telemetry.shutdown();
+      }
+    };
+    expect(await exported({})).toBe(25);
+    const small = await exported({ OTEL_BSP_MAX_QUEUE_SIZE: '10' });
+    expect(small).toBeGreaterThanOrEqual(10);
+    expect(small).toBeLessThan(25);
+  });
+
+  test('reports dropped spans: a warning through the logger and a queue_full count on /metrics', async () => {
+    await using receiver = await startOtlpReceiver();
+    const warnings: string[] = [];
+    const telemetry = startTelemetry({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_MAX_QUEUE_SIZE: '10' },
+      logger: { warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') },
+    });
+    try {
+      const tracer = telemetry.tracerProvider.getTracer('bsp-test');
+      for (let i = 0; i < 25; i++) tracer.startSpan(`s${i}`).end();
+      await telemetry.forceFlush();
+      const dropped = 25 - receiver.spans().length;
+      expect(dropped).toBeGreaterThan(0);
+      tracer.startSpan('after').end(); // the SDK reports drops when the queue takes a span again
+      expect(warnings).toContain(`Dropped ${dropped} spans because maxQueueSize reached`);
+      const text = await telemetry.renderMetrics();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('otel_sdk_processor_span_processed') && l.includes('queue_full'));
+      expect(line?.split(' ').at(-1)).toBe(String(dropped));
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  test('gives OTEL_BSP_SCHEDULE_DELAY to the batch span processor', async () => {
+    await using receiver = await startOtlpReceiver();
+    const telemetry = startTelemetry({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '20' },
+      registerGlobals: false,
+    });
+    try {
+      telemetry.tracerProvider.getTracer('bsp-test').startSpan('soon').end();
+      // No forceFlush: with the default 5 s delay nothing would arrive within this wait.
+      for (let i = 0; i < 100 && receiver.spans().length === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(receiver.spans().map((s) => s.name)).toEqual(['soon']);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
   test('shuts down once, unregisters its globals, and can start again', async () => {
     const first = startTelemetry({ env: {} });
     expect(trace.getTracer('t').startSpan('x').isRecording()).toBe(true);

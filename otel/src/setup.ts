@@ -5,8 +5,8 @@
  * at runtime (it imports only the link, meta and names).
  * @module
  */
-import type { TracerProvider } from '@opentelemetry/api';
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import type { DiagLogger, TracerProvider } from '@opentelemetry/api';
+import { DiagLogLevel, context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   CompositePropagator,
@@ -31,7 +31,12 @@ import {
 } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv.js';
 import { resolveTelemetryConfig } from './telemetryConfig.js';
-import type { SamplerName, TelemetryConfig, TelemetryConfigInput } from './telemetryConfig.js';
+import type {
+  SamplerName,
+  TelemetryConfig,
+  TelemetryConfigInput,
+  TelemetryLogger,
+} from './telemetryConfig.js';
 
 /** Content type of {@link Telemetry.renderMetrics} output (Prometheus text format 0.0.4). */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -78,12 +83,33 @@ function createSampler(name: SamplerName, ratio: number): Sampler {
   }
 }
 
-function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): SpanProcessor[] {
+/**
+ * The export processors. Each reports to `meterProvider` (SDK self-observability): spans it
+ * dropped past its queue count as `otel.sdk.processor.span.processed{error.type="queue_full"}`
+ * on `/metrics`, next to the queue's size and capacity.
+ */
+function createSpanProcessors(
+  config: TelemetryConfig,
+  extra: SpanProcessor[],
+  meterProvider: MeterProvider,
+): SpanProcessor[] {
   const out: SpanProcessor[] = [];
+  const options = { ...config.batch, selfObsMeterProvider: meterProvider };
   if (config.tracesUrl)
-    out.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl })));
-  if (config.consoleTraces) out.push(new BatchSpanProcessor(new ConsoleSpanExporter()));
+    out.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }), options));
+  if (config.consoleTraces) out.push(new BatchSpanProcessor(new ConsoleSpanExporter(), options));
   return [...out, ...extra];
+}
+
+/** Forwards the SDK's own warnings and errors (dropped spans, failed exports) to `logger`. */
+function diagLogger(logger: TelemetryLogger): DiagLogger {
+  // Typed as strings, but the SDK passes Errors too (a failed export): log those as `err`.
+  const warn = (msg: unknown, ...args: unknown[]) =>
+    msg instanceof Error
+      ? logger.warn({ component: 'otel', err: msg }, msg.message)
+      : logger.warn({ component: 'otel', ...(args.length ? { args } : {}) }, String(msg));
+  const ignore = () => undefined;
+  return { error: warn, warn, info: ignore, debug: ignore, verbose: ignore };
 }
 
 /**
@@ -104,24 +130,6 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   const register = options.registerGlobals ?? true;
   const undo: Array<() => void> = [];
 
-  let sdkTracer: NodeTracerProvider | undefined;
-  if (!config.tracingDisabled) {
-    sdkTracer = new NodeTracerProvider({
-      resource,
-      sampler: createSampler(config.sampler, config.ratio),
-      spanProcessors: createSpanProcessors(config, options.spanProcessors ?? []),
-    });
-    if (register) {
-      if (context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()))
-        undo.push(() => context.disable());
-      const propagator = new CompositePropagator({
-        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-      });
-      if (propagation.setGlobalPropagator(propagator)) undo.push(() => propagation.disable());
-      if (trace.setGlobalTracerProvider(sdkTracer)) undo.push(() => trace.disable());
-    }
-  }
-
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: IMetricReader[] = [prometheus, ...(options.metricReaders ?? [])];
   if (config.metricsUrl && !config.tracingDisabled) {
@@ -134,6 +142,35 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   }
   const meterProvider = new MeterProvider({ resource, readers });
   if (register && metrics.setGlobalMeterProvider(meterProvider)) undo.push(() => metrics.disable());
+
+  let sdkTracer: NodeTracerProvider | undefined;
+  if (!config.tracingDisabled) {
+    sdkTracer = new NodeTracerProvider({
+      resource,
+      sampler: createSampler(config.sampler, config.ratio),
+      spanProcessors: createSpanProcessors(config, options.spanProcessors ?? [], meterProvider),
+    });
+    if (register) {
+      if (context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()))
+        undo.push(() => context.disable());
+      const propagator = new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      });
+      if (propagation.setGlobalPropagator(propagator)) undo.push(() => propagation.disable());
+      if (trace.setGlobalTracerProvider(sdkTracer)) undo.push(() => trace.disable());
+    }
+  }
+
+  // After the providers are built: the SDK's constructors re-read OTEL_TRACES_SAMPLER and
+  // would warn about a bad value with a sampler we do not use (ours warned with the right one).
+  if (register && options.logger) {
+    const logged = diag.setLogger(diagLogger(options.logger), {
+      logLevel: DiagLogLevel.WARN,
+      suppressOverrideMessage: true,
+    });
+    if (logged) undo.push(() => diag.disable());
+  }
+
   const serializer = new PrometheusSerializer();
 
   let stopping: Promise<void> | undefined;

@@ -55,6 +55,57 @@ describe('resolveTelemetryConfig', () => {
     expect(warnings).toHaveLength(2);
   });
 
+  test('reads OTEL_BSP_*, with the spec defaults, and falls back with a warning on bad values', () => {
+    expect(resolveTelemetryConfig({ env: {} }).batch).toEqual({
+      scheduledDelayMillis: 5_000,
+      exportTimeoutMillis: 30_000,
+      maxQueueSize: 2_048,
+      maxExportBatchSize: 512,
+    });
+    expect(
+      resolveTelemetryConfig({
+        env: {
+          OTEL_BSP_SCHEDULE_DELAY: '200',
+          OTEL_BSP_EXPORT_TIMEOUT: '1000',
+          OTEL_BSP_MAX_QUEUE_SIZE: '65536',
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+        },
+      }).batch,
+    ).toEqual({
+      scheduledDelayMillis: 200,
+      exportTimeoutMillis: 1_000,
+      maxQueueSize: 65_536,
+      maxExportBatchSize: 1_024,
+    });
+    // A queue below the default batch size takes the batch size down with it, silently.
+    expect(resolveTelemetryConfig({ env: { OTEL_BSP_MAX_QUEUE_SIZE: '100' } }).batch).toMatchObject(
+      { maxQueueSize: 100, maxExportBatchSize: 100 },
+    );
+    const warnings: string[] = [];
+    const logger = { warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const c = resolveTelemetryConfig({
+      env: {
+        OTEL_BSP_SCHEDULE_DELAY: 'soon',
+        OTEL_BSP_EXPORT_TIMEOUT: '-1',
+        OTEL_BSP_MAX_QUEUE_SIZE: '0',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096',
+      },
+      logger,
+    });
+    expect(c.batch).toEqual({
+      scheduledDelayMillis: 5_000,
+      exportTimeoutMillis: 30_000,
+      maxQueueSize: 2_048,
+      maxExportBatchSize: 2_048,
+    });
+    expect(warnings).toEqual([
+      'OTEL_BSP_MAX_QUEUE_SIZE=0 is not an integer ≥ 1; using 2048',
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096 exceeds the queue size; using 2048',
+      'OTEL_BSP_SCHEDULE_DELAY=soon is not an integer ≥ 0; using 5000',
+      'OTEL_BSP_EXPORT_TIMEOUT=-1 is not an integer ≥ 0; using 30000',
+    ]);
+  });
+
   test('lets OTEL_SERVICE_NAME override the code default and reads OTEL_SDK_DISABLED', () => {
     const c = resolveTelemetryConfig({
       env: { OTEL_SERVICE_NAME: 'ops-name', OTEL_SDK_DISABLED: 'TRUE' },

@@ -51,7 +51,29 @@ export interface TelemetryConfig {
   sampler: SamplerName;
   ratio: number;
   metricExportIntervalMs: number;
+  /** The batch span processor's settings (`OTEL_BSP_*`; the SDK itself reads no variables). */
+  batch: BatchSettings;
 }
+
+/** Settings of each batch span processor, as `BatchSpanProcessor` takes them. */
+export interface BatchSettings {
+  /** `OTEL_BSP_SCHEDULE_DELAY`: ms between exports when the batch is not full. @default 5000 */
+  scheduledDelayMillis: number;
+  /** `OTEL_BSP_EXPORT_TIMEOUT`: ms before an export is abandoned. @default 30000 */
+  exportTimeoutMillis: number;
+  /** `OTEL_BSP_MAX_QUEUE_SIZE`: finished spans held for export; spans past it are dropped. @default 2048 */
+  maxQueueSize: number;
+  /** `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans per export, at most the queue size. @default 512 */
+  maxExportBatchSize: number;
+}
+
+/** The OTel spec's defaults. */
+const BATCH_DEFAULTS: BatchSettings = {
+  scheduledDelayMillis: 5_000,
+  exportTimeoutMillis: 30_000,
+  maxQueueSize: 2_048,
+  maxExportBatchSize: 512,
+};
 
 const DEFAULT_OTLP_BASE = 'http://localhost:4318';
 
@@ -116,6 +138,40 @@ function resolveSampler(
   return { sampler, ratio: Math.min(1, Math.max(0, ratio)) };
 }
 
+/**
+ * Reads `OTEL_BSP_*`: operators raise the queue when a busy server drops spans (the SDK
+ * drops finished spans past it rather than grow memory). Bad values fall back with a warning.
+ */
+function resolveBatch(input: TelemetryConfigInput, env: TelemetryEnv): BatchSettings {
+  const warn = (msg: string) => input.logger?.warn({ component: 'otel' }, msg);
+  const read = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (Number.isSafeInteger(n) && n >= min) return n;
+    warn(`${name}=${raw} is not an integer ≥ ${min}; using ${fallback}`);
+    return fallback;
+  };
+  const maxQueueSize = read('OTEL_BSP_MAX_QUEUE_SIZE', BATCH_DEFAULTS.maxQueueSize, 1);
+  let maxExportBatchSize = read(
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    Math.min(BATCH_DEFAULTS.maxExportBatchSize, maxQueueSize),
+    1,
+  );
+  if (maxExportBatchSize > maxQueueSize) {
+    warn(
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=${maxExportBatchSize} exceeds the queue size; using ${maxQueueSize}`,
+    );
+    maxExportBatchSize = maxQueueSize;
+  }
+  return {
+    scheduledDelayMillis: read('OTEL_BSP_SCHEDULE_DELAY', BATCH_DEFAULTS.scheduledDelayMillis, 0),
+    exportTimeoutMillis: read('OTEL_BSP_EXPORT_TIMEOUT', BATCH_DEFAULTS.exportTimeoutMillis, 0),
+    maxQueueSize,
+    maxExportBatchSize,
+  };
+}
+
 /** Resolves every setting; unknown or invalid values fall back to defaults with a warning (OTel spec behaviour). */
 export function resolveTelemetryConfig(input: TelemetryConfigInput = {}): TelemetryConfig {
   const env = input.env ?? process.env;
@@ -136,5 +192,6 @@ export function resolveTelemetryConfig(input: TelemetryConfigInput = {}): Teleme
     consoleTraces: traceExporters?.includes('console') ?? false,
     ...resolveSampler(input, env),
     metricExportIntervalMs: Number.isFinite(interval) && interval > 0 ? interval : 60_000,
+    batch: resolveBatch(input, env),
   };
 }

@@ -18,9 +18,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // Telemetry first, so the logger's mixin and every span see the registered providers.
-  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: VERSION });
+  // The logger first: telemetry reports bad OTEL_* values and the SDK's own warnings (dropped
+  // spans, failed exports) through it. The mixin reads the active span per line, so it sees
+  // the providers telemetry registers right after.
   const logger = createLogger({ level: config.logLevel, mixin: traceLogMixin });
+  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: VERSION, logger });
   const server = await createTracewire({
     config,
     logger,

@@ -33,9 +33,9 @@ await serveBench(async () => {
     HOST: '127.0.0.1',
     TRACEWIRE_DATA_DIR: dataDir,
   });
-  // Same wiring as server/src/main.ts: telemetry first, then the logger and the server.
-  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: 'bench' });
+  // Same wiring as server/src/main.ts: the logger, telemetry reporting through it, the server.
   const logger = createLogger({ level: config.logLevel, mixin: traceLogMixin });
+  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: 'bench', logger });
   const demo = process.argv.includes('--agent=demo');
   const server = await createTracewire({
     config,
