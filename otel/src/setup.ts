@@ -103,7 +103,7 @@ function createSpanProcessors(
 
 /** Forwards the SDK's own warnings and errors (dropped spans, failed exports) to `logger`. */
 function diagLogger(logger: TelemetryLogger): DiagLogger {
-  // Typed as strings, but the SDK passes Errors too (a failed export): log those as `err`.
+  // Typed as strings, but an Error may come through (the API does not check): log it as `err`.
   const warn = (msg: unknown, ...args: unknown[]) =>
     msg instanceof Error
       ? logger.warn({ component: 'otel', err: msg }, msg.message)

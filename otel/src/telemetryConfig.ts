@@ -51,7 +51,10 @@ export interface TelemetryConfig {
   sampler: SamplerName;
   ratio: number;
   metricExportIntervalMs: number;
-  /** The batch span processor's settings (`OTEL_BSP_*`; the SDK itself reads no variables). */
+  /**
+   * The batch span processor's settings (`OTEL_BSP_*`), read here so the injected env and the
+   * checks apply: sdk-trace-base's shim would fall back to `process.env` unchecked.
+   */
   batch: BatchSettings;
 }
 
