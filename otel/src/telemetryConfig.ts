@@ -80,6 +80,12 @@ const BATCH_DEFAULTS: BatchSettings = {
 
 const DEFAULT_OTLP_BASE = 'http://localhost:4318';
 
+/** Reports a bad setting through the caller's logger (none: silently, with the default kept). */
+const configWarning =
+  (input: TelemetryConfigInput) =>
+  (msg: string): void =>
+    input.logger?.warn({ component: 'otel' }, msg);
+
 const list = (v: string | undefined): string[] | undefined =>
   v === undefined || v.trim() === ''
     ? undefined
@@ -124,7 +130,7 @@ function resolveSampler(
   input: TelemetryConfigInput,
   env: TelemetryEnv,
 ): { sampler: SamplerName; ratio: number } {
-  const warn = (msg: string) => input.logger?.warn({ component: 'otel' }, msg);
+  const warn = configWarning(input);
   const rawName = env['OTEL_TRACES_SAMPLER']?.trim().toLowerCase();
   let sampler: SamplerName = 'parentbased_traceidratio';
   if (rawName) {
@@ -146,7 +152,7 @@ function resolveSampler(
  * drops finished spans past it rather than grow memory). Bad values fall back with a warning.
  */
 function resolveBatch(input: TelemetryConfigInput, env: TelemetryEnv): BatchSettings {
-  const warn = (msg: string) => input.logger?.warn({ component: 'otel' }, msg);
+  const warn = configWarning(input);
   const read = (name: string, fallback: number, min: number): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
