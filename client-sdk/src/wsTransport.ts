@@ -11,6 +11,7 @@ import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { transformer } from '@tracewire/shared';
 import { decideOnClose, isBackOffCloseCode, type CloseDecision } from './closePolicy.js';
 import type { ConnectionRefusedError } from './errors.js';
+import { createPromptFlush } from './promptFlush.js';
 import type { AppRouter } from './router.js';
 
 /** A socket that lived this long (or answered a call) worked: it resets the failure streaks. */
@@ -49,6 +50,8 @@ type ClientError = TRPCClientError<AppRouter>;
 /** One tRPC wsClient; retired (closed for good) when the server refuses it. */
 interface Session {
   client: TRPCWebSocketClient;
+  /** Sends the calls queued on `client` at the end of this macrotask (see promptFlush.ts). */
+  flush: { schedule(): void };
   opLink: OperationLink<AppRouter> | null;
   retired: boolean;
   /** Fails a call or stream waiting on this session. */
@@ -152,7 +155,14 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
         if (decision.action === 'refuse') refuse(session, decision.error, decision.sticky);
       },
     });
-    session = { client, opLink: null, retired: false, inflight: new Set(), stateSub: null };
+    session = {
+      client,
+      flush: createPromptFlush(client),
+      opLink: null,
+      retired: false,
+      inflight: new Set(),
+      stateSub: null,
+    };
     session.stateSub = client.connectionState.subscribe({
       next: (s) => {
         // A retired client only reports that it went idle.
@@ -220,6 +230,7 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
             observer.complete();
           },
         });
+        session.flush.schedule();
         return () => {
           settle();
           inner?.unsubscribe();
