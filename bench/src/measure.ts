@@ -145,7 +145,7 @@ export async function measure(
         secret: env.secret,
         connectConcurrency: Math.ceil(plan.connectConcurrency / plan.procs),
         timeoutMs: plan.timeoutMs,
-        ...(plan.turns ? { turns: plan.turns } : {}),
+        ...(plan.turns ? { turns: plan.turns, warmupTurns: plan.warmupTurns ?? 0 } : {}),
       };
       loads.push(
         startNode<LoadCommand, LoadMessage>({
@@ -265,6 +265,10 @@ function fillMetrics(
     m['clientHoldP99Ms'] = held ? held.p99 / 10 : null;
     m['startedAfterWriteP50Ms'] = afterWrite ? afterWrite.p50 / 10 : null;
     m['startedAfterWriteP99Ms'] = afterWrite ? afterWrite.p99 / 10 : null;
+    const warmup = summarize(r.turnWarmupStarted ?? {});
+    m['warmupTurns'] = warmup?.count ?? 0;
+    m['warmupStartedP50Ms'] = warmup ? warmup.p50 / 10 : null;
+    m['warmupStartedP99Ms'] = warmup ? warmup.p99 / 10 : null;
   }
   if (r.completed < r.clients && plan.id !== 'S5')
     out.notes.push(`${r.clients - r.completed} streams did not complete in time`);

@@ -26,6 +26,11 @@ export interface ScenarioPlan {
   startDelayMs?: number;
   /** S5: sequential chat turns. */
   turns?: number;
+  /**
+   * S5: turns sent first and measured apart (`warmup*` metrics), so the percentiles describe the
+   * steady state rather than the JIT compiling the server's code paths.
+   */
+  warmupTurns?: number;
   /** Extra environment for the Tracewire servers. */
   tracewireEnv?: Record<string, string>;
   /** Systems that can run it (S5 needs an agent platform). */
@@ -88,7 +93,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
     },
     {
       id: 'S5',
-      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns`,
+      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns after 200 warm-up turns`,
       clients: 1,
       params: { mode: 'idle' },
       procs: 1,
@@ -96,6 +101,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
       connectTimeoutMs: 30_000,
       timeoutMs: full ? 300_000 : 120_000,
       turns: 1000,
+      warmupTurns: 200,
       // One user sending 100-300 messages/s is not what the default per-user limits (20
       // mutations/s, 100 WebSocket frames/s) are for: raised so that S5 measures turns only.
       tracewireEnv: {

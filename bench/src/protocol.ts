@@ -81,8 +81,9 @@ export interface LoadArgs {
   secret: string;
   /** Opening connections this many at a time. */
   connectConcurrency: number;
-  /** S5 only: sequential chat turns. */
+  /** S5 only: sequential chat turns, after `warmupTurns` measured apart. */
   turns?: number;
+  warmupTurns?: number;
   /** Give up waiting for streams to end after this long. */
   timeoutMs: number;
 }
@@ -122,5 +123,7 @@ export interface LoadResult {
   turnHeld?: Record<string, number>;
   /** S5: per-turn ms from that frame leaving the client to agent_started arriving. */
   turnStartedAfterWrite?: Record<string, number>;
+  /** S5: send to agent_started of the warm-up turns, kept out of the figures above. */
+  turnWarmupStarted?: Record<string, number>;
   errors: string[];
 }

@@ -113,24 +113,30 @@ async function connect(ctx: ClientContext): Promise<TracewireBenchClient> {
   };
 }
 
-/** S5: sequential chat turns on one client with the demo agent. */
+/** S5: sequential chat turns on one client with the demo agent, after the warm-up turns. */
 async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<void> {
   const client = clients[0] as TracewireBenchClient | undefined;
   if (!client) throw new Error('no client connected');
+  const warmup = createHistogram();
   const started = createHistogram();
   const completed = createHistogram();
   const held = createHistogram();
   const afterWrite = createHistogram();
+  result.turnWarmupStarted = warmup.data;
   result.turnStarted = started.data;
   result.turnCompleted = completed.data;
   result.turnHeld = held.data;
   result.turnStartedAfterWrite = afterWrite.data;
   // Sub-millisecond resolution: these histograms are in tenths of a millisecond.
-  const turns = turnsOf();
+  const { turns, warmupTurns } = turnArgs();
   let failures = 0;
-  for (let i = 0; i < turns && failures < 10; i++) {
+  for (let i = 0; i < warmupTurns + turns && failures < 10; i++) {
     try {
       const t = await client.turn(S5_MESSAGE);
+      if (i < warmupTurns) {
+        warmup.record(t.startedMs * 10);
+        continue;
+      }
       started.record(t.startedMs * 10);
       completed.record(t.completedMs * 10);
       // Split only when the request frame's write was seen (always, over the 'ws' transport).
@@ -146,6 +152,9 @@ async function chatTurns(clients: BenchClient[], result: LoadResult): Promise<vo
   }
 }
 
-const turnsOf = () => (JSON.parse(process.argv[2] ?? '{}') as { turns?: number }).turns ?? 0;
+const turnArgs = () => {
+  const a = JSON.parse(process.argv[2] ?? '{}') as { turns?: number; warmupTurns?: number };
+  return { turns: a.turns ?? 0, warmupTurns: a.warmupTurns ?? 0 };
+};
 
-await runLoad(connect, turnsOf() ? chatTurns : undefined);
+await runLoad(connect, turnArgs().turns ? chatTurns : undefined);
