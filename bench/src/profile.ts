@@ -93,7 +93,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
     },
     {
       id: 'S5',
-      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns after 200 warm-up turns`,
+      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns after 1,000 warm-up turns`,
       clients: 1,
       params: { mode: 'idle' },
       procs: 1,
@@ -101,7 +101,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
       connectTimeoutMs: 30_000,
       timeoutMs: full ? 300_000 : 120_000,
       turns: 1000,
-      warmupTurns: 200,
+      warmupTurns: 1000,
       // One user sending 100-300 messages/s is not what the default per-user limits (20
       // mutations/s, 100 WebSocket frames/s) are for: raised so that S5 measures turns only.
       tracewireEnv: {
