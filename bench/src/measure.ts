@@ -195,6 +195,8 @@ export async function measure(
         droppedAt,
         rss: after.rss,
       });
+      if (system === 'tracewire' || system === 'tracewire-sampled10')
+        out.metrics['eventSpansSkipped'] = await eventSpansSkipped(port);
     }
     const results =
       plan.id === 'S3' ? await Promise.all(loads.map((l) => l.waitFor('result', 15_000))) : [];
@@ -272,6 +274,24 @@ function fillMetrics(
   }
   if (r.completed < r.clients && plan.id !== 'S5')
     out.notes.push(`${r.clients - r.completed} streams did not complete in time`);
+}
+
+/**
+ * Events the traced server published past its per-event span budget
+ * (`TRACEWIRE_EVENT_SPANS_PER_SECOND`), from its `/metrics`; null when it cannot be read.
+ */
+async function eventSpansSkipped(port: number): Promise<number | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    // Absent until the first skip (an instrument appears once used).
+    const m = /^tracewire_events_spans_skipped_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return null;
+  }
 }
 
 /** A fresh random HS256 secret per run. */

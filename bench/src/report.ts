@@ -207,14 +207,18 @@ function exportedSpans(s: ScenarioReport): string[] {
     const spans = get(s, sys, 'otlpSpans');
     const delivered = get(s, sys, 'delivered');
     if (spans === null || !delivered) return [];
-    return [`${LABEL[sys]} ${(spans / delivered).toFixed(2)} (${cell(spans)} spans)`];
+    const skipped = get(s, sys, 'eventSpansSkipped');
+    const over = skipped ? `, ${cell(skipped)} events over the span budget` : '';
+    return [`${LABEL[sys]} ${(spans / delivered).toFixed(2)} (${cell(spans)} spans${over})`];
   });
   if (parts.length === 0) return [];
   return [
     '',
     `OTLP spans received per delivered event: ${parts.join('; ')}. Each event has its own ` +
-      'PRODUCER span, so with every trace sampled less than 1 means the SDK dropped spans ' +
-      "(its batch processor's queue holds 2,048).",
+      'PRODUCER span up to the budget (`TRACEWIRE_EVENT_SPANS_PER_SECOND`, 10,000/s; past it ' +
+      "an event links to its run's span), so with every trace sampled, fewer spans than " +
+      "events within the budget means the SDK dropped spans (its batch processor's queue " +
+      'holds 2,048).',
   ];
 }
 

@@ -74,7 +74,7 @@ export {
 } from './clientLink.js';
 export type { TracingLinkOptions } from './clientLink.js';
 export { startProducerSpan, withEventProducer } from './producer.js';
-export type { ProducedEvent, ProducerSpanOptions } from './producer.js';
+export type { EventSpanBudget, ProducedEvent, ProducerSpanOptions } from './producer.js';
 export { withAgentSpan, withToolSpan } from './agentSpans.js';
 export type { AgentSpanOptions } from './agentSpans.js';
 export { createTracewireMetrics } from './metrics.js';

@@ -36,6 +36,8 @@ export interface TracewireMetrics {
   subscriptionsActive: UpDownCounter<TransportAttributes>;
   /** Events appended to a thread's stream. */
   eventsPublished: Counter<EventAttributes>;
+  /** Events published over the per-event span budget: no PRODUCER span of their own. */
+  eventSpansSkipped: Counter;
   /** Events written to a client socket or SSE stream. */
   eventsDelivered: Counter<EventAttributes & Partial<TransportAttributes>>;
   /** Event creation (`ts`) to socket write, in milliseconds. */
@@ -87,6 +89,10 @@ export function createTracewireMetrics(meter: Meter): TracewireMetrics {
     }),
     eventsPublished: meter.createCounter(METRIC_NAMES.eventsPublished, {
       description: 'Agent events appended to a thread stream',
+      unit: '{event}',
+    }),
+    eventSpansSkipped: meter.createCounter(METRIC_NAMES.eventSpansSkipped, {
+      description: 'Events published without a PRODUCER span of their own (over the span budget)',
       unit: '{event}',
     }),
     eventsDelivered: meter.createCounter(METRIC_NAMES.eventsDelivered, {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Context, Span, TracerProvider } from '@opentelemetry/api';
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { SpanKind, TraceFlags, context, trace } from '@opentelemetry/api';
 import type { EventMeta } from '@tracewire/shared';
 import { encodeSpanContext } from './meta.js';
 import {
@@ -34,12 +34,26 @@ export interface ProducedEvent {
   _meta?: EventMeta | undefined;
 }
 
+/**
+ * How many events may have a PRODUCER span of their own (e.g. a token bucket per process).
+ * `take()` is asked once per event of a sampled trace; false means: no span for this one.
+ */
+export interface EventSpanBudget {
+  take(): boolean;
+}
+
 /** Options of {@link startProducerSpan}. */
 export interface ProducerSpanOptions {
   /** Provider; the global API when omitted. */
   tracerProvider?: TracerProvider;
   /** Parent context; the active one when omitted (normally inside `invoke_agent`). */
   parent?: Context;
+  /**
+   * Caps the events that get their own span; every event when omitted. An event over the
+   * budget carries its parent's context in `_meta` instead, so the client's CONSUMER span
+   * still links into the run's trace.
+   */
+  budget?: EventSpanBudget;
 }
 
 /** The attributes every producer span has, shared (no object per event). */
@@ -56,13 +70,27 @@ const STATIC_ATTRIBUTES = Object.freeze({
  *
  * Hot path (one span per event): the per-event attributes and `_meta` are only computed for a
  * recording (sampled) span; an unsampled or disabled span costs its creation and nothing more,
- * and its event carries no `_meta` (there is no exported span to link to).
+ * and its event carries no `_meta` (there is no exported span to link to). Over the `budget`,
+ * no span is made (a non-recording stand-in with the parent's context is returned): a span
+ * costs ~5 µs, and past what the exporter can send the SDK would drop it anyway, leaving
+ * events that link to spans nobody receives.
  */
 export function startProducerSpan<T extends ProducedEvent>(
   event: T,
   options: ProducerSpanOptions = {},
 ): { span: Span; event: T } {
   const parent = options.parent ?? context.active();
+  const budget = options.budget;
+  if (budget) {
+    const parentContext = trace.getSpanContext(parent);
+    if (parentContext && parentContext.traceFlags & TraceFlags.SAMPLED && !budget.take()) {
+      const meta = encodeSpanContext(parentContext);
+      return {
+        span: trace.wrapSpanContext(parentContext),
+        event: meta.traceparent ? Object.assign({}, event, { _meta: meta }) : event,
+      };
+    }
+  }
   const span = getTracewireTracer(options.tracerProvider).startSpan(
     SPAN_SEND_EVENTS,
     { kind: SpanKind.PRODUCER, attributes: STATIC_ATTRIBUTES },

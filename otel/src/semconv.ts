@@ -105,6 +105,7 @@ export const METRIC_NAMES = {
   connectionsActive: 'tracewire.connections.active',
   subscriptionsActive: 'tracewire.subscriptions.active',
   eventsPublished: 'tracewire.events.published',
+  eventSpansSkipped: 'tracewire.events.spans_skipped',
   eventsDelivered: 'tracewire.events.delivered',
   eventsDeliveryLag: 'tracewire.events.delivery_lag',
   connectionQueuedBytes: 'tracewire.connection.queued_bytes',

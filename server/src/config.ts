@@ -30,6 +30,7 @@ const EnvSchema = z.object({
   TRACEWIRE_WS_MAX_JSON_DEPTH: int(64, 8),
   TRACEWIRE_TOOL_BREAKER_FAILURES: int(5),
   TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS: int(30_000, 1),
+  TRACEWIRE_EVENT_SPANS_PER_SECOND: int(10_000),
   TRACEWIRE_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -80,6 +81,11 @@ export interface Config {
     maxConcurrentRunsPerUser: number;
     /** Per-tool circuit breaker (per server); absent = defaults (5 failures, 30 s). */
     toolBreaker?: { failureThreshold: number; cooldownMs: number };
+    /**
+     * Agent events per second (per process, bursts of as many) that get a PRODUCER span of
+     * their own; the others link to their run's span. 0: none do. Absent: every event.
+     */
+    eventSpansPerSecond?: number;
   };
   shutdownGraceMs: number;
   ws: {
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         failureThreshold: e.TRACEWIRE_TOOL_BREAKER_FAILURES,
         cooldownMs: e.TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS,
       },
+      eventSpansPerSecond: e.TRACEWIRE_EVENT_SPANS_PER_SECOND,
     },
     shutdownGraceMs: e.TRACEWIRE_SHUTDOWN_GRACE_MS,
     ws: {

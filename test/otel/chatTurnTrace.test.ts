@@ -287,3 +287,62 @@ test('/metrics answers in Prometheus text and the counters move with traffic', a
   expect(after).toMatch(/tracewire_runs_duration/);
   expect(after).toMatch(/tracewire_tools_duration/);
 });
+
+test('over the event span budget, events link to their run and tool spans: the trace stays whole', async () => {
+  // Budget 0: no event but the terminal one has a PRODUCER span of its own.
+  await using capped = await startTestServer({
+    env: { TRACEWIRE_EVENT_SPANS_PER_SECOND: '0' },
+    overrides: {
+      meterProvider: telemetry.meterProvider,
+      renderMetrics: () => telemetry.renderMetrics(),
+    },
+  });
+  await using client = createTracewireClient({
+    url: capped.url,
+    token: await capped.tokenFor('carol'),
+    WebSocket,
+    tracing: { tracerProvider: clientProvider },
+  });
+  const thread = await client.trpc.chat.createThread.mutate({ title: 'budget' });
+  const received: AgentEvent[] = [];
+  const stream = client.streamRun(thread.id, 'what is 6*7?');
+  for await (const event of stream) if (event.type !== 'resync') received.push(event);
+  const { run } = await stream.sent;
+  expect(received.at(-1)?.type).toBe('agent_completed');
+
+  let spans: Span[] = [];
+  let agent: Span | undefined;
+  let consumers: Span[] = [];
+  for (let i = 0; i < 50; i++) {
+    spans = await flushedSpans();
+    agent = spans.find(
+      (s) => s.name === 'invoke_agent demo' && otlpAttr(s, 'tracewire.run.id') === run.id,
+    );
+    consumers = agent
+      ? spans.filter((s) => s.kind === OTLP.CONSUMER && s.traceId === agent!.traceId)
+      : [];
+    if (consumers.length >= received.length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(agent, 'invoke_agent span of the run').toBeDefined();
+  const inTrace = spans.filter((s) => s.traceId === agent!.traceId);
+  const producers = inTrace.filter((s) => s.kind === OTLP.PRODUCER);
+  expect(producers.map((p) => otlpAttr(p, 'tracewire.event.type'))).toEqual(['agent_completed']);
+  // Every received event has its CONSUMER span in the run's trace, under the span that
+  // produced it: the terminal event's PRODUCER span, else the agent or the tool it ran in.
+  expect(consumers).toHaveLength(received.length);
+  const ids = byId(inTrace);
+  const tools = inTrace.filter((s) => s.name.startsWith('execute_tool '));
+  for (const c of consumers) {
+    const parent = ids.get(c.parentSpanId!);
+    expect(parent, `parent of ${String(otlpAttr(c, 'tracewire.event.type'))}`).toBeDefined();
+    expect([producers[0]!.spanId, agent!.spanId, ...tools.map((t) => t.spanId)]).toContain(
+      parent!.spanId,
+    );
+  }
+  const text = await telemetry.renderMetrics();
+  const skipped = Number(
+    /^tracewire_events_spans_skipped_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1],
+  );
+  expect(skipped).toBe(received.length - 1);
+});

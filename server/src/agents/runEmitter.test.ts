@@ -25,7 +25,7 @@ describe('run emitter', () => {
     const run = runningRun();
     const published: [string, number][] = [];
     const counter = createTurnCounter((counts) => published.push(...counts));
-    const emitter = createRunEmitter(storage.events, run, counter);
+    const emitter = createRunEmitter(storage.events, run, { published: counter });
     for (let i = 0; i < 5; i++) await emitter.emit(delta(`d${i}`));
     // Accepted, numbered, not committed yet: the log commits the turn's batch later.
     expect(await storage.events.read(run.threadId, 0, 10)).toEqual([]);
@@ -69,7 +69,7 @@ describe('run emitter', () => {
       },
       flush: () => undefined,
     };
-    const emitter = createRunEmitter(storage.events, run, broken);
+    const emitter = createRunEmitter(storage.events, run, { published: broken });
     await emitter.emit(delta('a'));
     await emitter.emit(delta('b'));
     await emitter.close();

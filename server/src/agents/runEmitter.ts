@@ -1,5 +1,5 @@
 import type { Span } from '@opentelemetry/api';
-import { startProducerSpan, recordSpanError } from '@tracewire/otel';
+import { startProducerSpan, recordSpanError, type EventSpanBudget } from '@tracewire/otel';
 import type { AgentEvent, AppError, Run } from '@tracewire/shared';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { TurnCounter } from '../telemetry/turnCounter.js';
@@ -20,18 +20,33 @@ export interface RunEmitter {
   close: () => Promise<void>;
 }
 
+/** Per-process telemetry shared by every run's emitter. */
+export interface RunEmitterTelemetry {
+  /** Counts published events by type. */
+  published?: TurnCounter | undefined;
+  /** Caps the events that get their own PRODUCER span. */
+  spanBudget?: EventSpanBudget | undefined;
+}
+
 /** What `emit` returns for an accepted event: one shared settled promise, not one per event. */
 const ACCEPTED: Promise<void> = Promise.resolve();
 
 /**
  * Creates the emitter of one run. `events.enqueue` numbers events synchronously in call
  * order, so appends are issued at once (no chaining) and an agent is not slowed to one
- * event per commit; each event gets a PRODUCER span whose context travels in `_meta`.
+ * event per commit; each event gets a PRODUCER span whose context travels in `_meta` (within
+ * `spanBudget`, when given; see `startProducerSpan`).
  *
  * Nothing is allocated per event beyond the event and its span: the log reports appends in
  * call order, so one callback serves them all, taking each event's span from a queue.
  */
-export function createRunEmitter(events: EventLog, run: Run, published?: TurnCounter): RunEmitter {
+export function createRunEmitter(
+  events: EventLog,
+  run: Run,
+  telemetry: RunEmitterTelemetry = {},
+): RunEmitter {
+  const { published, spanBudget } = telemetry;
+  const producerOptions = spanBudget ? { budget: spanBudget } : {};
   let open = true;
   let failure: Error | null = null;
   /** Events handed to the log, and how many of them it has reported since. */
@@ -77,7 +92,7 @@ export function createRunEmitter(events: EventLog, run: Run, published?: TurnCou
         runId: run.id,
         ts: Date.now(),
       });
-      const { span, event } = startProducerSpan(draft);
+      const { span, event } = startProducerSpan(draft, producerOptions);
       try {
         events.enqueue(run.threadId, [event], onStored);
       } catch (err) {

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
 import type { ChatStore } from '../storage/chatStore.js';
+import { createEventSpanBudget } from '../telemetry/eventSpanBudget.js';
 import { createTurnCounter } from '../telemetry/turnCounter.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
 import { isRunStoppedError, raceAbort, stop } from './abort.js';
@@ -99,6 +100,11 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       for (const [type, n] of counts)
         metrics.eventsPublished.add(n, { 'tracewire.event.type': type });
     });
+  // One budget of per-event spans for every run of the process (terminal events always get one).
+  const spanBudget =
+    config.eventSpansPerSecond === undefined
+      ? undefined
+      : createEventSpanBudget({ perSecond: config.eventSpansPerSecond, metrics });
   const active = new Map<RunId, ActiveRun>();
   const activeByUser = new Map<UserId, Set<RunId>>();
   let closing = false;
@@ -262,7 +268,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
   async function executeInSpan(entry: ActiveRun, message: Message): Promise<void> {
     const { run, controller, log } = entry;
     const startedAt = performance.now();
-    const emitter = createRunEmitter(events, run, published);
+    const emitter = createRunEmitter(events, run, { published, spanBudget });
     const timer = setTimeout(() => {
       stop(controller, 'TIMEOUT', `The run timed out after ${config.runTimeoutMs} ms`);
     }, config.runTimeoutMs);
