@@ -5,7 +5,7 @@
  * creation context to each message").
  * @module
  */
-import type { Context, Span, TracerProvider } from '@opentelemetry/api';
+import type { Context, Span, SpanContext, TracerProvider } from '@opentelemetry/api';
 import { SpanKind, TraceFlags, context, trace } from '@opentelemetry/api';
 import type { EventMeta } from '@tracewire/shared';
 import { encodeSpanContext } from './meta.js';
@@ -65,6 +65,20 @@ const STATIC_ATTRIBUTES = Object.freeze({
 });
 
 /**
+ * `_meta` of the span contexts that events over the budget carry: encoded (and validated)
+ * once per run or tool span rather than per event; dropped with the span.
+ */
+const parentMetas = new WeakMap<SpanContext, Readonly<EventMeta>>();
+function metaOfParent(sc: SpanContext): Readonly<EventMeta> {
+  let meta = parentMetas.get(sc);
+  if (!meta) {
+    meta = Object.freeze(encodeSpanContext(sc));
+    parentMetas.set(sc, meta);
+  }
+  return meta;
+}
+
+/**
  * Starts a PRODUCER `send agent.events` span and returns it with a copy of the event whose `_meta`
  * holds the span's trace context. The caller ends the span once the event is published.
  *
@@ -84,7 +98,7 @@ export function startProducerSpan<T extends ProducedEvent>(
   if (budget) {
     const parentContext = trace.getSpanContext(parent);
     if (parentContext && parentContext.traceFlags & TraceFlags.SAMPLED && !budget.take()) {
-      const meta = encodeSpanContext(parentContext);
+      const meta = metaOfParent(parentContext);
       return {
         span: trace.wrapSpanContext(parentContext),
         event: meta.traceparent ? Object.assign({}, event, { _meta: meta }) : event,
