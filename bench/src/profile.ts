@@ -56,7 +56,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
     },
     {
       id: 'S2',
-      // Quick: 5 s (was 10 s) so that six systems fit the 5-minute quick profile.
+      // Quick: 5 s (was 10 s) so that the five systems fit the 5-minute quick profile.
       title: `latency under load: 1,000 clients × 10 events/s for ${full ? 60 : 5} s`,
       clients: 1000,
       params: { mode: 'rate', count: full ? 600 : 50, perSecond: 10 },

@@ -309,7 +309,7 @@ function markdown(report: RunReport): string {
     ...(report.profile === 'quick'
       ? [
           '',
-          'Quick profile sizes (to fit six systems in about 5 minutes): S2 runs 5 s and S4 8 s streams cut after 3 s',
+          'Quick profile sizes (to fit five systems in about 5 minutes): S2 runs 5 s and S4 8 s streams cut after 3 s',
           '(the issue and `--full` use longer runs), S3 holds 5,000 connections instead of 10,000.',
         ]
       : []),
