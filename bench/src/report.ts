@@ -198,9 +198,9 @@ function tracingOverhead(s: ScenarioReport): string[] {
 }
 
 /**
- * Spans the loopback OTLP receiver got per delivered event. Every event has its own PRODUCER
- * span and calls and runs add theirs, so with every trace sampled a figure below 1 means the
- * SDK's batch span processor dropped spans (past its 2,048-span queue): reported, not hidden.
+ * Spans the loopback OTLP receiver got per delivered event, and the events the server published
+ * past its per-event span budget: fewer spans than events within the budget means the SDK's
+ * batch span processor dropped spans (past its 2,048-span queue). Reported, not hidden.
  */
 function exportedSpans(s: ScenarioReport): string[] {
   const parts = (['tracewire', 'tracewire-sampled10'] as const).flatMap((sys) => {

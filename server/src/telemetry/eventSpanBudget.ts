@@ -22,18 +22,14 @@ export function createEventSpanBudget(opts: {
         for (const n of counts.values()) metrics.eventSpansSkipped.add(n);
       })
     : null;
-  if (opts.perSecond <= 0) {
-    return {
-      take: () => {
-        skipped?.add('');
-        return false;
-      },
-    };
-  }
-  const bucket = createTokenBucket({ perSecond: opts.perSecond, burst: opts.perSecond });
+  // 0 per second: no bucket, every event is over the budget.
+  const bucket =
+    opts.perSecond > 0
+      ? createTokenBucket({ perSecond: opts.perSecond, burst: opts.perSecond })
+      : null;
   return {
     take: () => {
-      if (bucket.take().ok) return true;
+      if (bucket?.take().ok) return true;
       skipped?.add('');
       return false;
     },
