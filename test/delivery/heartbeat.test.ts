@@ -1,3 +1,5 @@
+import { IncomingMessage } from 'node:http';
+import { queryObjects } from 'node:v8';
 import { expect, test } from 'vitest';
 import { waitFor } from '../helpers/collect.js';
 import { probeListeners } from '../helpers/listenerProbe.js';
@@ -62,4 +64,29 @@ test('a peer that stops answering PING, or whose network silently vanished, is t
   await healthy.close();
   await waitFor(() => transport.connections.stats().open === 0 && listeners.active === 0, 2_000);
   expect(listeners.total).toBe(3);
+});
+
+test('held connections cost no timer and no upgrade request each: one clock serves keepalive, auth deadline and token expiry', async () => {
+  await using srv = await startTestServer({ env: { TRACEWIRE_MAX_CONNECTIONS_PER_USER: '40' } });
+  const token = await srv.tokenFor('alice');
+  await using setup = createPlainClient({ url: srv.url, token, transport: 'ws' });
+  const thread = await setup.trpc.chat.createThread.mutate({});
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const requests = () => queryObjects(IncomingMessage) as number;
+  const before = timers();
+  const requestsBefore = requests();
+  const clients = await Promise.all(
+    Array.from({ length: 30 }, () => connectRawWs({ wsUrl: srv.wsUrl, token })),
+  );
+  try {
+    for (const c of clients) c.subscribe({ threadId: thread.id });
+    await Promise.all(clients.map((c) => c.waitFor((e) => e.length === 1)));
+    expect(srv.server.transport.connections.stats().byState.active).toBe(31);
+    // Was at least one per connection (tRPC's keepalive timers; one more for a token's expiry).
+    expect(timers() - before).toBeLessThan(5);
+    // tRPC's handler kept each upgrade request (headers, raw headers) for the connection's life.
+    expect(requests() - requestsBefore).toBeLessThan(5);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
 });

@@ -97,6 +97,8 @@ class FrameGuard {
   admit(data: unknown, isBinary: unknown): boolean {
     const { conn, settings } = this;
     if (conn.state === 'closing' || conn.state === 'closed') return false;
+    // Any frame, even one refused below, shows the peer is alive (the keepalive's clock).
+    conn.heard();
     if (!this.#bucket.take().ok)
       return this.#refuse('frame_rate', CLOSE_CODES.RATE_LIMITED, 'too many frames');
     if (isBinary === true || !Buffer.isBuffer(data)) {

@@ -10,6 +10,7 @@ import { limitsFor, type Limits } from '../limits/index.js';
 import { appRouter } from '../routers/index.js';
 import type { Services } from '../services.js';
 import {
+  clockTick,
   createConnectionRegistry,
   type Connection,
   type ConnectionRegistry,
@@ -65,6 +66,20 @@ function countAdapterRefusal(limits: Limits, error: { code: string; message: str
 const WS_ATTRS = { 'network.protocol.name': 'websocket' };
 
 /**
+ * What tRPC's WebSocket handler keeps of the upgrade request for the connection's lifetime:
+ * its URL and host, all tRPC reads (for `?connectionParams=1`). Handing it the request itself
+ * kept the request, its headers and raw headers alive per connection (about 1 KB); the
+ * `createContext` and `onError` below read none of it.
+ */
+function upgradeSummary(req: IncomingMessage): IncomingMessage {
+  const summary: Pick<IncomingMessage, 'url' | 'headers'> = {
+    url: req.url,
+    headers: { host: req.headers.host },
+  };
+  return summary as IncomingMessage;
+}
+
+/**
  * One `node:http` server: tRPC over HTTP (batch) and SSE at `/trpc`, WebSocket upgrade on
  * the same path, health probes and metrics. Only wiring: no domain logic here.
  */
@@ -72,10 +87,23 @@ export function createTransport(opts: TransportOptions): Transport {
   const { services } = opts;
   const { config, logger } = services;
   let stopping = false;
+  const limits = limitsFor(services);
   const connections = createConnectionRegistry(logger, {
     onClosed: () => services.metrics.connectionsActive.add(-1, WS_ATTRS),
+    onAuthTimeout: (conn) => {
+      limits.hit('auth_timeout');
+      conn.close(CLOSE_CODES.AUTH_TIMEOUT, 'no connectionParams in time');
+    },
+    onExpired: (conn) => {
+      limits.hit('token_expired_while_open');
+      conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired');
+    },
+    // tRPC's own keepalive holds two timers and four closures per connection; the registry's
+    // one clock does the same for every connection (the same PING/PONG frames and settings,
+    // each deadline late by at most one tick).
+    keepAlive: { pingMs: config.ws.pingMs, pongWaitMs: config.ws.pongWaitMs },
+    tickMs: clockTick(config.ws.pingMs, config.ws.pongWaitMs, config.ws.authTimeoutMs),
   });
-  const limits = limitsFor(services);
   const onRefusal = (name: LimitName) => limits.hit(name);
   const frameSettings: FrameGuardSettings = {
     framesPerSecond: config.ws.framesPerSecond,
@@ -175,7 +203,8 @@ export function createTransport(opts: TransportOptions): Transport {
     wss,
     router: appRouter,
     maxBatchSize: config.http.maxBatchSize,
-    keepAlive: { enabled: true, pingMs: config.ws.pingMs, pongWaitMs: config.ws.pongWaitMs },
+    // Keepalive is the connection registry's (see above); tRPC still answers a client's PING.
+    keepAlive: { enabled: false },
     // Plain tRPC JSON frames; an event's JSON is written once for all its subscribers, and
     // event streams write their frames directly once started (see WsDeliverySink).
     experimental_encoder: encoder,
@@ -185,7 +214,7 @@ export function createTransport(opts: TransportOptions): Transport {
       if (!conn || conn.state !== 'authenticating') {
         throw new AppError('UNAVAILABLE', 'connection is closed');
       }
-      conn.clearTimer('auth');
+      conn.authReceived();
       const ctx = await resolveContext({
         services,
         transport: 'ws',
@@ -238,12 +267,7 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     conn.assignUser(principal.userId);
     if (!conn.transition('active')) throw new AppError('UNAVAILABLE', 'connection is closed');
-    if (principal.expiresAt !== null) {
-      conn.setTimer('expiry', principal.expiresAt - Date.now(), () => {
-        limits.hit('token_expired_while_open');
-        conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired');
-      });
-    }
+    if (principal.expiresAt !== null) conn.expireAt(principal.expiresAt);
   }
 
   /** Sets up a freshly upgraded socket: limits, auth timeout, frame screening, then tRPC. */
@@ -260,16 +284,12 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     // Upgraded: waiting for credentials (the connectionParams frame, or none).
     conn.transition('authenticating');
-    conn.setTimer('auth', config.ws.authTimeoutMs, () => {
-      if (conn.state !== 'authenticating') return;
-      limits.hit('auth_timeout');
-      conn.close(CLOSE_CODES.AUTH_TIMEOUT, 'no connectionParams in time');
-    });
+    conn.awaitAuth(config.ws.authTimeoutMs);
     guardFrames(ws, conn, {
       settings: frameSettings,
       expectsConnectionParams: /[?&]connectionParams=1(?:&|$)/.test(req.url ?? ''),
     });
-    onConnection(ws, req);
+    onConnection(ws, upgradeSummary(req));
   }
 
   httpServer.on('upgrade', (req: IncomingMessage, socket, head) => {
