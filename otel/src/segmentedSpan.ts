@@ -11,6 +11,7 @@
 import type { Attributes, Context, Link, Span, SpanKind, Tracer } from '@opentelemetry/api';
 import { context, createContextKey, trace } from '@opentelemetry/api';
 import { ATTR_TRACEWIRE_SPAN_SEGMENT } from './semconv.js';
+import { hookStream } from './streamHooks.js';
 
 const LIVE_SEGMENT = createContextKey('tracewire.liveSegment');
 
@@ -226,12 +227,14 @@ class SegmentedSpanImpl implements SegmentedSpan {
  * `onEnd` exactly once when the stream completes, fails, or is closed by the consumer.
  * With `getContext` null the steps run as they are called (the source binds its own work,
  * see {@link bindActiveContext}): entering a context costs microseconds per streamed event.
+ * Then a source that reports its own end ({@link hookStream}) is returned as it is.
  */
 export function traceAsyncIterable<T>(
   source: AsyncIterable<T>,
   getContext: (() => Context) | null,
   onEnd: (err?: unknown) => void,
 ): AsyncIterable<T> {
+  if (getContext === null && hookStream(source, { onEnd })) return source;
   return new TracedIterable(source, getContext, onEnd);
 }
 

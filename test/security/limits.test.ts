@@ -105,6 +105,42 @@ describe('subscription limits', () => {
     });
   });
 
+  test("a subscription that fails (another user's thread) frees its slot and reports the mapped error with its request id", async () => {
+    await using srv = await startTestServer({
+      env: { TRACEWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION: '1' },
+    });
+    await using alice = await activeSocket(srv, 'alice');
+    await using bob = await activeSocket(srv, 'bob');
+    const aliceThread = await createThread(alice);
+    const bobThread = await createThread(bob);
+    const sub = (id: number, threadId: string) =>
+      bob.send({
+        id,
+        method: 'subscription',
+        params: {
+          path: 'agent.events',
+          input: { json: { threadId, _meta: { requestId: `req-${id}` } } },
+        },
+      });
+    // Each refusal ends its stream, and each end frees the one slot for the next try.
+    for (const id of [1, 2, 3]) {
+      sub(id, aliceThread);
+      const failed = (await bob.waitFor(
+        (f) => (f as { id?: number; error?: unknown }).id === id && 'error' in (f as object),
+      )) as { error: { json: { data: { code: string; requestId?: string } } } };
+      expect(failed.error.json.data).toMatchObject({ code: 'NOT_FOUND', requestId: `req-${id}` });
+    }
+    sub(4, bobThread);
+    expect(
+      await bob.waitFor(
+        (f) =>
+          (f as { id?: number; result?: { type?: string } }).id === 4 &&
+          (f as { result?: { type?: string } }).result?.type === 'data',
+      ),
+    ).toMatchObject({ result: { data: { json: { data: { type: 'stream_position' } } } } });
+    expect(refusals(srv).subscriptions_per_connection ?? 0).toBe(0);
+  });
+
   test('SSE streams past the per-user connection limit are refused with TOO_MANY_REQUESTS', async () => {
     await using srv = await startTestServer({ env: { TRACEWIRE_MAX_CONNECTIONS_PER_USER: '2' } });
     await using alice = createPlainClient({

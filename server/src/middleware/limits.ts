@@ -1,3 +1,4 @@
+import { hookStream } from '@tracewire/otel';
 import { AppError } from '@tracewire/shared';
 import type { BaseContext } from '../context.js';
 import { limitsFor, type Limits } from '../limits/index.js';
@@ -111,6 +112,8 @@ export const enforceLimits = middleware(async (opts) => {
       release();
       return result;
     }
+    // A stream that reports its own end (agent.events) releases through that: no wrapper.
+    if (hookStream(result.data, { onEnd: release })) return result;
     return { ...result, data: releaseOnEnd(result.data, release) };
   } catch (err) {
     release();

@@ -1,3 +1,4 @@
+import { hookStream } from '@tracewire/otel';
 import type { CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
 import { middleware } from '../trpc.js';
@@ -64,6 +65,7 @@ export const mapErrors = middleware(async ({ next, type, ctx }) => {
       tagRequestId(e, requestId);
       return e;
     };
+    if (hookStream(result.data, { mapError: map })) return result;
     return { ...result, data: mapIterableErrors(result.data, map) };
   }
   return result;

@@ -1,5 +1,11 @@
 import { tracked, type TrackedEnvelope } from '@trpc/server';
-import { bindActiveContext } from '@tracewire/otel';
+import {
+  bindActiveContext,
+  STREAM_HOOKS,
+  StreamHookList,
+  type HookableStream,
+  type StreamHooks,
+} from '@tracewire/otel';
 import {
   EventsInputSchema,
   GetRunInputSchema,
@@ -90,7 +96,12 @@ type Transport = (typeof TRANSPORT_ATTRS)[Protocol];
  * per step: tens of thousands of idle subscriptions are held at once, and what each retains
  * bounds that. It also serves as the stream's delivery hooks (resync metrics).
  */
-class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>>, DeliveryHooks {
+class ThreadEvents
+  implements
+    AsyncIterableIterator<TrackedEnvelope<StreamEvent>>,
+    HookableStream<TrackedEnvelope<StreamEvent>>,
+    DeliveryHooks
+{
   readonly #opts: ThreadEventsOptions;
   readonly #transport: Transport;
   readonly #delivered: DeliveryMeter;
@@ -99,7 +110,11 @@ class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>
   #source: AsyncGenerator<StreamItem> | null = null;
   #starting: Promise<AsyncGenerator<StreamItem> | null> | null = null;
   #pushing: Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> | null = null;
-  #ended = false;
+  /**
+   * The layers around the subscription (span, slot, error mapping) learn of its end here
+   * instead of wrapping it: no promise per layer held while the stream waits.
+   */
+  readonly #hooks = new StreamHookList();
 
   constructor(opts: ThreadEventsOptions) {
     this.#opts = opts;
@@ -111,6 +126,14 @@ class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>
   /** Iterated once, by the transport: the iterable is its own iterator (as a generator is). */
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  [STREAM_HOOKS](hooks: StreamHooks): boolean {
+    return this.#hooks.add(hooks);
+  }
+
+  get #ended(): boolean {
+    return this.#hooks.ended;
   }
 
   next(): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
@@ -139,13 +162,17 @@ class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>
   async return(): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
     const s = this.#source;
     this.#end();
-    await s?.return(undefined);
+    try {
+      await s?.return(undefined);
+    } catch (err) {
+      throw this.#hooks.map(err);
+    }
     return DONE;
   }
 
   async throw(err?: unknown): Promise<IteratorResult<TrackedEnvelope<StreamEvent>>> {
     await this.return();
-    throw err;
+    throw this.#hooks.map(err);
   }
 
   /** {@link DeliveryHooks}: the stream restarted at the head. */
@@ -155,11 +182,12 @@ class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>
     });
   }
 
-  #end(): void {
+  /** Ends the stream once: completed, closed, or failed with `err` (mapped). */
+  #end(err?: unknown): void {
     if (this.#ended) return;
-    this.#ended = true;
     this.#direct.write = null;
     if (this.#source) this.#opts.services.metrics.subscriptionsActive.add(-1, this.#transport);
+    this.#hooks.end(err);
   }
 
   #meter(event: StreamEvent): void {
@@ -190,8 +218,9 @@ class ThreadEvents implements AsyncIterableIterator<TrackedEnvelope<StreamEvent>
   }
 
   #fail(err: unknown): never {
-    this.#end();
-    throw err;
+    const mapped = this.#hooks.map(err);
+    this.#end(mapped);
+    throw mapped;
   }
 
   /** Direct mode: writes what the generator yields until it ends; the adapter waits on this. */
