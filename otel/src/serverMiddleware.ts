@@ -9,6 +9,7 @@ import type { Attributes, Link, TracerProvider } from '@opentelemetry/api';
 import { SpanKind, context, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
 import { createRequestId } from '@tracewire/shared';
 import type { CallMeta } from '@tracewire/shared';
+import { ChainedContext } from './chainedContext.js';
 import { parseCallMeta, readMeta, spanContextFromMeta, stripMeta } from './meta.js';
 import type { TracewireMetrics } from './metrics.js';
 import { createSegmentedSpan, traceAsyncIterable } from './segmentedSpan.js';
@@ -134,7 +135,8 @@ export function createTracingMiddleware<TCtx>(options: TracingMiddlewareOptions<
     const trusted = options.isTrusted ? options.isTrusted(ctx) : Boolean(userId);
     const transport = options.getTransport?.(ctx) ?? undefined;
 
-    const ambient = context.active();
+    // Chained: an open subscription holds its contexts (see ChainedContext).
+    const ambient = ChainedContext.from(context.active());
     const base = propagation.deleteBaggage(ambient);
     const clientSc = spanContextFromMeta(meta);
     const ambientSc = trace.getSpanContext(ambient);
