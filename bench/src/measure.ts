@@ -13,6 +13,7 @@ import type {
   SystemName,
 } from './protocol.js';
 import { mergeHistogram, summarize, type Histogram } from './stats.js';
+import { eventSpansSkipped } from './serverMetrics.js';
 
 const DIST = dirname(fileURLToPath(import.meta.url));
 
@@ -165,10 +166,10 @@ export async function measure(
       const held = await stats(true);
       out.metrics['rssIdleMB'] = round(idle.rss / 2 ** 20, 1);
       out.metrics['rssHeldMB'] = round(held.rss / 2 ** 20, 1);
-      out.metrics['rssPerConnKB'] = round(
-        (held.rss - idle.rss) / 1024 / Math.max(1, plan.clients - failed),
-        1,
-      );
+      const perConnKB = (grew: number) =>
+        round(grew / 1024 / Math.max(1, plan.clients - failed), 1);
+      out.metrics['rssPerConnKB'] = perConnKB(held.rss - idle.rss);
+      out.metrics['heapPerConnKB'] = perConnKB(held.heapUsed - idle.heapUsed);
       out.metrics['connectCpuS'] = round(cpuSeconds(held) - cpuSeconds(idle));
       loads.forEach((l) => l.send({ type: 'stop' }));
     } else {
@@ -274,24 +275,6 @@ function fillMetrics(
   }
   if (r.completed < r.clients && plan.id !== 'S5')
     out.notes.push(`${r.clients - r.completed} streams did not complete in time`);
-}
-
-/**
- * Events the traced server published past its per-event span budget
- * (`TRACEWIRE_EVENT_SPANS_PER_SECOND`), from its `/metrics`; null when it cannot be read.
- */
-async function eventSpansSkipped(port: number): Promise<number | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
-      signal: AbortSignal.timeout(5_000),
-    });
-    const text = await res.text();
-    // Absent until the first skip (an instrument appears once used).
-    const m = /^tracewire_events_spans_skipped_total(?:\{[^}]*\})? (\d+)/m.exec(text);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return null;
-  }
 }
 
 /** A fresh random HS256 secret per run. */

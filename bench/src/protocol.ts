@@ -65,7 +65,14 @@ export type ServerCommand = { type: 'stats'; gc?: boolean } | { type: 'drop' } |
 /** Server → orchestrator. */
 export type ServerMessage =
   | { type: 'ready'; port: number }
-  | { type: 'stats'; cpuUserUs: number; cpuSystemUs: number; rss: number }
+  | {
+      type: 'stats';
+      cpuUserUs: number;
+      cpuSystemUs: number;
+      rss: number;
+      /** V8 heap in use (after a GC when asked): what of RSS is JavaScript objects. */
+      heapUsed: number;
+    }
   | { type: 'dropped'; at: number; sockets: number }
   | { type: 'error'; message: string };
 

@@ -37,11 +37,13 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
       if (cmd.gc) (globalThis as { gc?: () => void }).gc?.();
       if (cmd.gc && snapshots) writeHeapSnapshot();
       const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
       send({
         type: 'stats',
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
-        rss: process.memoryUsage().rss,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
       });
     } else if (cmd.type === 'drop') {
       const n = sockets.size;
