@@ -98,9 +98,10 @@ describe('SQLite storage', () => {
       database.sqlite.transaction(() => {
         for (let i = 0; i < 500; i++) insert.run('x'.repeat(1000));
       })();
-      // Only the worker can have copied these pages from the WAL into the database file.
+      // Only the worker can have copied these pages from the WAL into the database file. It
+      // copies them in steps, so wait for all of them, not the first.
       const deadline = Date.now() + 5_000;
-      while (fs.statSync(file).size <= before && Date.now() < deadline)
+      while (fs.statSync(file).size <= before + 400_000 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       expect(fs.statSync(file).size).toBeGreaterThan(before + 400_000);
     } finally {
