@@ -16,11 +16,19 @@ export interface FrameGuardSettings {
   onRefusal(name: LimitName): void;
 }
 
+/** Takes some messages of an admitted frame before tRPC's handler sees the rest. */
+export interface FrameDiverter {
+  /** undefined: the frame goes on as it is; null: nothing goes on; a string: what goes on. */
+  take(text: string): string | null | undefined;
+}
+
 /** Options of {@link guardFrames}. */
 export interface FrameGuardOptions {
   settings: FrameGuardSettings;
   /** The client announced `?connectionParams=1`: its first frame must be that message. */
   expectsConnectionParams: boolean;
+  /** Sees every admitted frame after the first (`connectionParams`) one. */
+  diverter?: FrameDiverter;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -50,7 +58,7 @@ export function isConnectionParamsFrame(text: string): boolean {
  * Frames arriving while the connection is closing are dropped too.
  */
 export function guardFrames(ws: WebSocket, conn: Connection, opts: FrameGuardOptions): void {
-  const guard = new FrameGuard(conn, opts.settings, opts.expectsConnectionParams);
+  const guard = new FrameGuard(conn, opts);
   (ws as GuardedSocket)[GUARD] = guard;
   ws.emit = guardedEmit as typeof ws.emit;
 }
@@ -67,7 +75,11 @@ const emitUnguarded = EventEmitter.prototype.emit;
  * function (the state lives on the socket), not a closure per connection.
  */
 function guardedEmit(this: GuardedSocket, event: string | symbol, ...args: unknown[]): boolean {
-  if (event === 'message' && !this[GUARD].admit(args[0], args[1])) return false;
+  if (event === 'message') {
+    const admitted = this[GUARD].admit(args[0], args[1]);
+    if (admitted === false) return false;
+    if (admitted !== true) args[0] = admitted; // what the diverter left
+  }
   return emitUnguarded.call(this, event, ...args);
 }
 
@@ -76,11 +88,15 @@ class FrameGuard {
   readonly #bucket: TokenBucket;
   #awaitingParams: boolean;
 
+  private readonly settings: FrameGuardSettings;
+  private readonly diverter: FrameDiverter | undefined;
+
   constructor(
     private readonly conn: Connection,
-    private readonly settings: FrameGuardSettings,
-    expectsConnectionParams: boolean,
+    { settings, expectsConnectionParams, diverter }: FrameGuardOptions,
   ) {
+    this.settings = settings;
+    this.diverter = diverter;
     this.#bucket = createTokenBucket({
       perSecond: settings.framesPerSecond,
       burst: settings.frameBurst,
@@ -94,7 +110,8 @@ class FrameGuard {
     return false;
   }
 
-  admit(data: unknown, isBinary: unknown): boolean {
+  /** False: dropped; true: goes on as it is; a Buffer: goes on as this (see FrameDiverter). */
+  admit(data: unknown, isBinary: unknown): boolean | Buffer {
     const { conn, settings } = this;
     if (conn.state === 'closing' || conn.state === 'closed') return false;
     // Any frame, even one refused below, shows the peer is alive (the keepalive's clock).
@@ -126,7 +143,10 @@ class FrameGuard {
           'first frame must be {"method":"connectionParams","data":{…}}',
         );
       }
+      return true;
     }
-    return true;
+    const rest = this.diverter?.take(text);
+    if (rest === undefined) return true;
+    return rest === null ? false : Buffer.from(rest, 'utf8');
   }
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
+import type { TRPCError } from '@trpc/server';
 import { AppError, CLOSE_CODES } from '@tracewire/shared';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isTokenExpiredError } from '../auth/tokens.js';
@@ -21,6 +22,7 @@ import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
 import { isOriginAllowed } from './origin.js';
 import { createWireEncoder } from './wsEncoder.js';
+import { ConnectionSubscriptions, type SubscriptionServerOptions } from './wsSubscriptions.js';
 import { batchTick, corkedSend } from './writeBatch.js';
 import { WsDeliverySink } from './wsSink.js';
 
@@ -88,8 +90,13 @@ export function createTransport(opts: TransportOptions): Transport {
   const { config, logger } = services;
   let stopping = false;
   const limits = limitsFor(services);
+  /** Each WebSocket's subscriptions (served beside tRPC's adapter, see wsSubscriptions.ts). */
+  const subscriptions = new WeakMap<WebSocket, ConnectionSubscriptions<BaseContext>>();
   const connections = createConnectionRegistry(logger, {
-    onClosed: () => services.metrics.connectionsActive.add(-1, WS_ATTRS),
+    onClosed: (conn) => {
+      services.metrics.connectionsActive.add(-1, WS_ATTRS);
+      subscriptions.get(conn.socket)?.closeAll();
+    },
     onAuthTimeout: (conn) => {
       limits.hit('auth_timeout');
       conn.close(CLOSE_CODES.AUTH_TIMEOUT, 'no connectionParams in time');
@@ -199,6 +206,17 @@ export function createTransport(opts: TransportOptions): Transport {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.ws.maxPayloadBytes });
   const encoder = createWireEncoder();
+  const onWsError = ({ error, path }: { error: TRPCError; path: string | undefined }) => {
+    countAdapterRefusal(limits, error);
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      logger.error({ err: error.cause ?? error, path }, 'ws error');
+  };
+  const subscriptionOptions: SubscriptionServerOptions<BaseContext> = {
+    router: appRouter,
+    encoder,
+    maxBatchSize: config.http.maxBatchSize,
+    onError: onWsError,
+  };
   const onConnection = getWSConnectionHandler({
     wss,
     router: appRouter,
@@ -215,21 +233,24 @@ export function createTransport(opts: TransportOptions): Transport {
         throw new AppError('UNAVAILABLE', 'connection is closed');
       }
       conn.authReceived();
-      const ctx = await resolveContext({
-        services,
-        transport: 'ws',
-        token: info.connectionParams?.['token'],
-        connectionId: conn.id,
-        sink: new WsDeliverySink(conn, encoder),
-      });
-      admitConnection(conn, ctx);
-      return ctx;
+      const subs = subscriptions.get(res);
+      try {
+        const ctx = await resolveContext({
+          services,
+          transport: 'ws',
+          token: info.connectionParams?.['token'],
+          connectionId: conn.id,
+          sink: new WsDeliverySink(conn, encoder),
+        });
+        admitConnection(conn, ctx);
+        subs?.activate(ctx);
+        return ctx;
+      } catch (err) {
+        subs?.fail(err);
+        throw err;
+      }
     },
-    onError: ({ error, path }) => {
-      countAdapterRefusal(limits, error);
-      if (error.code === 'INTERNAL_SERVER_ERROR')
-        logger.error({ err: error.cause ?? error, path }, 'ws error');
-    },
+    onError: onWsError,
   });
 
   /**
@@ -285,9 +306,12 @@ export function createTransport(opts: TransportOptions): Transport {
     // Upgraded: waiting for credentials (the connectionParams frame, or none).
     conn.transition('authenticating');
     conn.awaitAuth(config.ws.authTimeoutMs);
+    const subs = new ConnectionSubscriptions(ws, subscriptionOptions);
+    subscriptions.set(ws, subs);
     guardFrames(ws, conn, {
       settings: frameSettings,
       expectsConnectionParams: /[?&]connectionParams=1(?:&|$)/.test(req.url ?? ''),
+      diverter: subs,
     });
     onConnection(ws, upgradeSummary(req));
   }
