@@ -14,11 +14,12 @@ export interface WireEncoder {
   encode(data: unknown): string;
   decode(data: string | ArrayBuffer | Uint8Array): unknown;
   /**
-   * Calls `onWire` once, when the adapter encodes the data frame whose event is `marker`
-   * (an object no other frame carries), with a builder of that subscription's further data
-   * frames: the same text the adapter would write for them, with the subscription's wire id,
-   * which only the adapter knows. `onWire` runs before that frame is sent, so it must not
-   * send anything itself. A marker never written is dropped with it (held weakly).
+   * Calls `onWire` once, when the data frame whose event is `marker` (an object no other
+   * frame carries) is encoded, with a builder of that subscription's further data frames: the
+   * same text the adapter would write for them, with the subscription's wire id, which only
+   * the code serving the subscription knows (`wsSubscriptions.ts`). `onWire` runs before that
+   * frame is sent, so it must not send anything itself. A marker never written is dropped with
+   * it (held weakly).
    */
   follow(marker: object, onWire: (build: EventFrameBuilder) => void): void;
 }
