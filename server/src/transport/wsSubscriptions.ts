@@ -185,7 +185,7 @@ export class ConnectionSubscriptions<TCtx> implements FrameDiverter {
     this.#ctx = ctx;
     const waiting = this.#waiting ?? [];
     this.#waiting = null;
-    for (const sub of waiting) void this.#run(sub);
+    for (const sub of waiting) this.#start(sub);
   }
 
   /** The context could not be made (the adapter closes the connection): waiting ones fail. */
@@ -222,7 +222,12 @@ export class ConnectionSubscriptions<TCtx> implements FrameDiverter {
     if (this.#failure) return this.#respondWithError(sub, this.#failure.cause);
     this.#subs.set(sub.id, sub);
     if (this.#waiting) this.#waiting.push(sub);
-    else void this.#run(sub);
+    else this.#start(sub);
+  }
+
+  /** Nothing awaits a subscription: whatever escapes it is reported, never a crash. */
+  #start(sub: Subscription): void {
+    this.#run(sub).catch((cause: unknown) => this.#report(sub, cause));
   }
 
   /** Calls the procedure, then writes what it yields until it ends or is stopped. */
