@@ -55,7 +55,8 @@ export function isConnectionParamsFrame(text: string): boolean {
  * `connectionParams`. Refused frames are dropped (never reach tRPC) and the connection is
  * closed with a documented code: RATE_LIMITED (4029) past the frame budget,
  * PROTOCOL_ERROR (4011) for binary frames, over-deep JSON or a malformed first frame.
- * Frames arriving while the connection is closing are dropped too.
+ * Frames arriving while the connection is closing are dropped too. An admitted frame then
+ * goes to the diverter, if any, which may take some of its messages (see wsSubscriptions.ts).
  */
 export function guardFrames(ws: WebSocket, conn: Connection, opts: FrameGuardOptions): void {
   const guard = new FrameGuard(conn, opts);
