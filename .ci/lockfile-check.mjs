@@ -21,32 +21,26 @@ const installed = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const isOtherPlatformOptional = (entry) =>
   entry?.optional === true && (entry.os !== undefined || entry.cpu !== undefined);
 
-/** The lockfile's packages without one-sided other-platform optional entries. */
-function comparable(lock, other) {
-  const packages = {};
-  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
-    if (isOtherPlatformOptional(entry) && !(path in (other.packages ?? {}))) continue;
-    packages[path] = entry;
-  }
-  return { ...lock, packages };
-}
+/** The lockfile's packages without other-platform optional entries that `other` lacks. */
+const comparablePackages = (lock, other) =>
+  Object.fromEntries(
+    Object.entries(lock.packages ?? {}).filter(
+      ([path, entry]) => !isOtherPlatformOptional(entry) || path in (other.packages ?? {}),
+    ),
+  );
 
-const a = comparable(committed, installed);
-const b = comparable(installed, committed);
+const a = comparablePackages(committed, installed);
+const b = comparablePackages(installed, committed);
 const differences = [];
-for (const path of new Set([...Object.keys(a.packages), ...Object.keys(b.packages)])) {
-  if (JSON.stringify(a.packages[path]) !== JSON.stringify(b.packages[path]))
-    differences.push(path || '(root)');
+for (const path of new Set([...Object.keys(a), ...Object.keys(b)])) {
+  if (JSON.stringify(a[path]) !== JSON.stringify(b[path])) differences.push(path || '(root)');
 }
-const { packages: _a, ...restA } = a;
-const { packages: _b, ...restB } = b;
-if (JSON.stringify(restA) !== JSON.stringify(restB)) differences.push('(lockfile header)');
+const { packages: _a, ...headerA } = committed;
+const { packages: _b, ...headerB } = installed;
+if (JSON.stringify(headerA) !== JSON.stringify(headerB)) differences.push('(lockfile header)');
 
-const ignored =
-  Object.keys(installed.packages ?? {}).length -
-  Object.keys(b.packages).length +
-  Object.keys(committed.packages ?? {}).length -
-  Object.keys(a.packages).length;
+const count = (lock) => Object.keys(lock.packages ?? {}).length;
+const ignored = count(committed) - Object.keys(a).length + count(installed) - Object.keys(b).length;
 if (differences.length > 0) {
   console.error(
     `package-lock.json is out of date: ${differences.slice(0, 20).join(', ')}${differences.length > 20 ? ', ...' : ''}`,
