@@ -1,4 +1,7 @@
 import type { AgentEvent, RunId, StreamEvent, ThreadId } from '@tracewire/shared';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { openThreadStream, type FrameObserver } from './threadStream.js';
 import type { ThreadEvent } from './types.js';
@@ -95,5 +98,37 @@ describe('openThreadStream', () => {
       if (seen.length === 3) client.abort();
     }
     expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('keeps no event the app has taken, while the stream stays open', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let observer: FrameObserver | null = null;
+    const stream = openThreadStream(
+      {
+        subscribe: (_input, o) => ((observer = o), { unsubscribe: () => undefined }),
+        backoff: () => 0,
+        clientSignal: new AbortController().signal,
+      },
+      threadId,
+    );
+    const taken: WeakRef<object>[] = [];
+    // In a function of its own: a suspended async frame may keep its last value alive.
+    const take = async () => taken.push(new WeakRef((await stream.next()).value as object));
+    // Fewer events than the queue's compaction threshold (1,024), taken one by one as they
+    // arrive (the app keeps up) and in one go after they have queued (the app lagged).
+    for (let seq = 1; seq <= 600; seq++) {
+      observer!.onData({ id: `e1:${seq}`, data: delta(seq) });
+      if (seq <= 300) await take();
+    }
+    for (let seq = 301; seq <= 600; seq++) await take();
+    // WeakRefs hold their target until the current job ends: collect on a later macrotask.
+    await nextMacrotask();
+    gc();
+    expect(
+      taken.map((r) => (r.deref() as { seq?: number } | undefined)?.seq).filter(Boolean),
+    ).toEqual([]);
+    expect(stream.stats).toMatchObject({ delivered: 600 });
+    stream.close();
   });
 });

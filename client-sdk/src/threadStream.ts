@@ -79,7 +79,8 @@ export function openThreadStream(
 ): ThreadStream {
   const tracker = createStreamTracker(opts.lastEventId);
   const stats = tracker.stats;
-  const queue: ThreadEvent[] = [];
+  /** Events received and not yet handed to the app, from `head` on (handed-out slots cleared). */
+  const queue: (ThreadEvent | undefined)[] = [];
   let head = 0;
   let done = false;
   let failure: { error: unknown } | null = null;
@@ -195,8 +196,14 @@ export function openThreadStream(
     async next(): Promise<IteratorResult<ThreadEvent>> {
       for (;;) {
         if (head < queue.length) {
-          const value = queue[head++]!;
-          if (head > 1024 && head * 2 > queue.length) {
+          // Keeps no event the app has taken: kept events outlive young-space collections,
+          // and a thousand streams holding up to 1,024 each grew the heap by hundreds of MB.
+          const value = queue[head]!;
+          queue[head++] = undefined;
+          if (head === queue.length) {
+            queue.length = 0;
+            head = 0;
+          } else if (head > 1024 && head * 2 > queue.length) {
             queue.splice(0, head);
             head = 0;
           }
