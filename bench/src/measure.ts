@@ -87,6 +87,7 @@ function mergeResults(parts: LoadResult[]): LoadResult & { latencyAll: Histogram
     reconnects: sum('reconnects'),
     resyncs: sum('resyncs'),
     cpuS: sum('cpuS'),
+    loopDelayP99Ms: Math.max(...parts.map((p) => p.loopDelayP99Ms)),
     firstAt: Math.min(...nz(parts.map((p) => p.firstAt)), Infinity),
     lastAt: Math.max(0, ...parts.map((p) => p.lastAt)),
     startedAt: Math.min(...nz(parts.map((p) => p.startedAt)), Infinity),
@@ -195,6 +196,7 @@ export async function measure(
         cpuS: cpuSeconds(after) - cpuSeconds(before),
         droppedAt,
         rss: after.rss,
+        loopDelayP99Ms: after.loopDelayP99Ms,
       });
       if (system === 'tracewire' || system === 'tracewire-sampled10')
         out.metrics['eventSpansSkipped'] = await eventSpansSkipped(port);
@@ -219,7 +221,7 @@ function fillMetrics(
   out: SystemResult,
   plan: ScenarioPlan,
   r: ReturnType<typeof mergeResults>,
-  ctx: { cpuS: number; droppedAt: number; rss: number },
+  ctx: { cpuS: number; droppedAt: number; rss: number; loopDelayP99Ms: number },
 ): void {
   const m = out.metrics;
   const lat = summarize(r.latencyAll);
@@ -230,6 +232,9 @@ function fillMetrics(
   m['cpuSPer100k'] = r.received ? round((ctx.cpuS / r.received) * 1e5, 3) : null;
   // The clients share the machine's cores with the server: a heavy client slows both.
   m['clientCpuS'] = round(r.cpuS);
+  // Where a latency tail comes from: which side's event loop was late to run its callbacks.
+  m['serverLoopP99Ms'] = ctx.loopDelayP99Ms;
+  m['clientLoopP99Ms'] = r.loopDelayP99Ms;
   m['rssEndMB'] = round(ctx.rss / 2 ** 20, 1);
   m['p50Ms'] = lat?.p50 ?? null;
   m['p99Ms'] = lat?.p99 ?? null;

@@ -72,6 +72,8 @@ export type ServerMessage =
       rss: number;
       /** V8 heap in use (after a GC when asked): what of RSS is JavaScript objects. */
       heapUsed: number;
+      /** p99 event-loop lateness (ms) since the previous stats request. */
+      loopDelayP99Ms: number;
     }
   | { type: 'dropped'; at: number; sockets: number }
   | { type: 'error'; message: string };
@@ -123,6 +125,8 @@ export interface LoadResult {
   resyncs: number;
   /** CPU seconds this load process spent from `go` to its result: what the clients cost. */
   cpuS: number;
+  /** p99 event-loop lateness (ms) of this load process from `go` to its result. */
+  loopDelayP99Ms: number;
   /** S5: per-turn ms from send to agent_started / agent_completed. */
   turnStarted?: Record<string, number>;
   turnCompleted?: Record<string, number>;

@@ -1,4 +1,5 @@
 import type { LoadArgs, LoadCommand, LoadMessage, LoadResult } from '../protocol.js';
+import { watchLoopDelay } from '../loopDelay.js';
 import { createHistogram } from '../stats.js';
 
 /** The fields a load client reads from any system's event. */
@@ -103,6 +104,7 @@ export async function runLoad(
     reconnects: 0,
     resyncs: 0,
     cpuS: 0,
+    loopDelayP99Ms: 0,
     errors: [],
   };
   const fail = (e: unknown) => {
@@ -165,6 +167,7 @@ export async function runLoad(
   const cmd = await nextCommand();
   let stopped = cmd.type === 'stop';
   const cpuAtGo = process.cpuUsage();
+  const loop = watchLoopDelay();
   if (cmd.type === 'go') {
     result.startedAt = Date.now();
     // Every client of every process starts its stream with the same `startAt`.
@@ -182,6 +185,7 @@ export async function runLoad(
   }
   const cpu = process.cpuUsage(cpuAtGo);
   result.cpuS = (cpu.user + cpu.system) / 1e6;
+  result.loopDelayP99Ms = loop.p99Ms();
   await sendAndFlush({ type: 'result', result });
   // Clients are closed only once every load process is done (the orchestrator says stop):
   // one process closing its clients must not load the server while others still measure.

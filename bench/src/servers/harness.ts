@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { writeHeapSnapshot } from 'node:v8';
+import { watchLoopDelay } from '../loopDelay.js';
 import { watchStalls } from './stalls.js';
 import type { ServerCommand, ServerMessage } from '../protocol.js';
 
@@ -32,6 +33,7 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
   // request (S3: idle, then with every connection held) into the working directory.
   const snapshots = process.env['BENCH_HEAP_SNAPSHOT'] === '1';
   const stalls = watchStalls(process.env['BENCH_STALL_LOG']);
+  const loop = watchLoopDelay();
   process.on('message', (cmd: ServerCommand) => {
     if (cmd.type === 'stats') {
       if (cmd.gc) (globalThis as { gc?: () => void }).gc?.();
@@ -44,7 +46,9 @@ export async function serveBench(start: () => Promise<BenchServer>): Promise<voi
         cpuSystemUs: cpu.system,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
+        loopDelayP99Ms: loop.p99Ms(),
       });
+      loop.reset();
     } else if (cmd.type === 'drop') {
       const n = sockets.size;
       const at = Date.now();
