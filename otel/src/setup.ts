@@ -29,7 +29,6 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-node';
-import { DeferredSpanExporter } from './deferredExporter.js';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv.js';
 import { resolveTelemetryConfig } from './telemetryConfig.js';
 import type {
@@ -87,18 +86,13 @@ function createSampler(name: SamplerName, ratio: number): Sampler {
 /**
  * The export processors. No SDK self-observability meter: under a flood it records a metric
  * for every dropped span, and measured in the bench (S1) that cost 10–25 % of the throughput
- * just when the server is already behind. Drops are logged with their count instead. OTLP
- * exports start on their own macrotask ({@link DeferredSpanExporter}), not in the `end()` of
- * the span that filled the batch.
+ * just when the server is already behind. Drops are logged with their count instead.
  */
 function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): SpanProcessor[] {
   const out: SpanProcessor[] = [];
   if (config.tracesUrl)
     out.push(
-      new BatchSpanProcessor(
-        new DeferredSpanExporter(new OTLPTraceExporter({ url: config.tracesUrl })),
-        config.batch,
-      ),
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }), config.batch),
     );
   if (config.consoleTraces)
     out.push(new BatchSpanProcessor(new ConsoleSpanExporter(), config.batch));
