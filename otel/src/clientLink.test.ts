@@ -4,7 +4,12 @@ import { createTRPCUntypedClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { createTestProvider, isChildOf, waitFor } from './__tests__/testTracing.js';
+import {
+  createTestProvider,
+  isChildOf,
+  useGlobalTracing,
+  waitFor,
+} from './__tests__/testTracing.js';
 import { createTracingLink, getOperationRequestId, splitEventMeta } from './clientLink.js';
 import { encodeTraceContext } from './meta.js';
 
@@ -113,6 +118,48 @@ describe('createTracingLink', () => {
       'tracewire.event.type': 'a',
     });
     expect(consumers[2]?.links).toHaveLength(0); // no producer context on that event
+  });
+
+  test('makes no CONSUMER span while no provider is registered, and does once one is, mid-stream', async () => {
+    let emit: ((seq: number) => void) | undefined;
+    const server: TRPCLink<AnyRouter> = () => () =>
+      observable((observer) => {
+        observer.next({ result: { type: 'started' } });
+        emit = (seq) =>
+          observer.next({
+            result: {
+              type: 'data',
+              id: String(seq),
+              data: {
+                id: String(seq),
+                data: { threadId: 't', seq, type: 'a', _meta: producerMeta },
+              },
+            },
+          });
+      });
+    const data: unknown[] = [];
+    const client = createTRPCUntypedClient({ links: [createTracingLink(), server] });
+    const sub = client.subscription(
+      'agent.events',
+      { threadId: 't' },
+      { onData: (d) => data.push(d) },
+    );
+    await waitFor(() => emit);
+    emit!(1);
+    await waitFor(() => data.length === 1);
+    expect(data[0]).toEqual({ id: '1', data: { threadId: 't', seq: 1, type: 'a' } });
+    expect(sdk.spans()).toHaveLength(0);
+    {
+      using _global = useGlobalTracing(sdk.provider);
+      emit!(2);
+      await waitFor(() => data.length === 2);
+      expect(data[1]).toEqual({ id: '2', data: { threadId: 't', seq: 2, type: 'a' } });
+      const consumer = sdk.one('process agent.events');
+      // Parent: the producer from the event's _meta (the default consumerParent).
+      expect(consumer.parentSpanContext?.spanId).toBe(producerSpan.spanContext().spanId);
+      expect(consumer.attributes['messaging.message.id']).toBe('2');
+    }
+    sub.unsubscribe();
   });
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Attributes, Context, Link, Span, TracerProvider } from '@opentelemetry/api';
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanKind, context, trace } from '@opentelemetry/api';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -55,6 +55,20 @@ export interface TracingLinkOptions {
    * semconv, single-message processing). `subscription`: the CLIENT span, with a link to the producer.
    */
   consumerParent?: 'producer' | 'subscription';
+}
+
+/** The no-op provider the API's global proxy delegates to until an SDK registers one. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * True when a span made now would go nowhere: no provider was given and none is registered
+ * globally. Checked per event (two property reads), so a provider registered while a stream is
+ * open still gets that stream's later CONSUMER spans.
+ */
+function noTracerNow(explicit: TracerProvider | undefined): boolean {
+  if (explicit) return false;
+  const global = trace.getTracerProvider();
+  return global instanceof ProxyTracerProvider && global.getDelegate() === NOOP_PROVIDER;
 }
 
 /** The request id the tracing link assigned to an operation, if any. */
@@ -148,11 +162,17 @@ export function createTracingLink<TRouter extends AnyRouter>(
               return;
             }
             const split = splitEventMeta(result.data);
+            const delivered = Object.assign({}, envelope, {
+              result: Object.assign({}, result, { data: split.value }),
+            });
+            // Without a tracer the CONSUMER span, its two contexts and the `traceparent` parse
+            // were a quarter of what a client allocated per event (S2's load process).
+            if (noTracerNow(options.tracerProvider)) {
+              observer.next(delivered);
+              return;
+            }
             const consumer = startConsumerSpan({ tracer, span, callCtx, split, consumerParent });
             try {
-              const delivered = Object.assign({}, envelope, {
-                result: Object.assign({}, result, { data: split.value }),
-              });
               context.with(trace.setSpan(callCtx, consumer), () => observer.next(delivered));
             } catch (err) {
               recordSpanError(consumer, err);
