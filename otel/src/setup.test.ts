@@ -1,6 +1,7 @@
-import { SpanKind, metrics, trace } from '@opentelemetry/api';
+import { SpanKind, context, metrics, trace } from '@opentelemetry/api';
 import { describe, expect, test } from 'vitest';
 import { otlpAttr, startOtlpReceiver } from './__tests__/otlpReceiver.js';
+import { threadsAtNice } from './__tests__/threadNice.js';
 import { createTracewireMetrics } from './metrics.js';
 import { startTelemetry } from './setup.js';
 
@@ -32,6 +33,34 @@ describe('startTelemetry', () => {
     expect(child?.parentSpanId).toBe(parent?.spanId);
     const resource = traces[0]?.body.resourceSpans?.[0]?.resource;
     expect(otlpAttr(resource, 'service.version')).toBe('1.2.3');
+  });
+
+  test('with exportThread, exports the same spans from its worker thread', async () => {
+    await using receiver = await startOtlpReceiver();
+    const linux = process.platform === 'linux';
+    const before = linux ? threadsAtNice(10) : 0;
+    const telemetry = startTelemetry({
+      serviceName: 'threaded',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+      exportThread: true,
+      registerGlobals: false,
+    });
+    try {
+      const tracer = telemetry.tracerProvider.getTracer('setup-test');
+      const parent = tracer.startSpan('parent', { kind: SpanKind.SERVER });
+      tracer.startSpan('child', {}, trace.setSpan(context.active(), parent)).end();
+      parent.end();
+      await telemetry.forceFlush();
+      // The export ran on the thread, which lowers its own priority (nice 10 by default).
+      if (linux) expect(threadsAtNice(10)).toBe(before + 1);
+    } finally {
+      await telemetry.shutdown();
+    }
+    const spans = receiver.spans();
+    expect(spans.map((s) => s.name).sort()).toEqual(['child', 'parent']);
+    const parent = spans.find((s) => s.name === 'parent');
+    expect(parent).toMatchObject({ service: 'threaded', kind: 2 });
+    expect(spans.find((s) => s.name === 'child')?.parentSpanId).toBe(parent?.spanId);
   });
 
   test('pushes metrics over OTLP when an endpoint is set', async () => {

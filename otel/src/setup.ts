@@ -14,8 +14,8 @@ import {
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -31,6 +31,7 @@ import {
 } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv.js';
 import { resolveTelemetryConfig } from './telemetryConfig.js';
+import { ThreadSpanExporter } from './threadSpanExporter.js';
 import type {
   SamplerName,
   TelemetryConfig,
@@ -86,13 +87,19 @@ function createSampler(name: SamplerName, ratio: number): Sampler {
 /**
  * The export processors. No SDK self-observability meter: under a flood it records a metric
  * for every dropped span, and measured in the bench (S1) that cost 10–25 % of the throughput
- * just when the server is already behind. Drops are logged with their count instead.
+ * just when the server is already behind. Drops are logged with their count instead. With
+ * `exportThread`, OTLP batches are serialised and sent on a worker thread (`ThreadSpanExporter`).
  */
 function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): SpanProcessor[] {
   const out: SpanProcessor[] = [];
   if (config.tracesUrl)
     out.push(
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }), config.batch),
+      new BatchSpanProcessor(
+        config.exportThread
+          ? new ThreadSpanExporter({ url: config.tracesUrl })
+          : new OTLPTraceExporter({ url: config.tracesUrl }),
+        config.batch,
+      ),
     );
   if (config.consoleTraces)
     out.push(new BatchSpanProcessor(new ConsoleSpanExporter(), config.batch));

@@ -121,4 +121,8 @@ describe('resolveTelemetryConfig', () => {
       team: 'a b',
     });
   });
+  test('exportThread: off unless asked for', () => {
+    expect(resolveTelemetryConfig({ env: {} }).exportThread).toBe(false);
+    expect(resolveTelemetryConfig({ env: {}, exportThread: true }).exportThread).toBe(true);
+  });
 });

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   TRACEWIRE_TOOL_BREAKER_FAILURES: int(5),
   TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS: int(30_000, 1),
   TRACEWIRE_EVENT_SPANS_PER_SECOND: int(10_000),
+  TRACEWIRE_OTLP_EXPORT_THREAD: bool(false),
   TRACEWIRE_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -122,6 +123,8 @@ export interface Config {
   };
   /** Event history kept per thread (0 = no limit). */
   retention: { maxEventsPerThread: number; maxAgeMs: number };
+  /** OTLP span batches serialised and sent on a worker thread instead of the event loop. */
+  otlpExportThread: boolean;
 }
 
 /** The dev secret used when none is configured outside production. Never for production. */
@@ -211,5 +214,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxEventsPerThread: e.TRACEWIRE_RETENTION_MAX_EVENTS,
       maxAgeMs: e.TRACEWIRE_RETENTION_MAX_AGE_MS,
     },
+    otlpExportThread: e.TRACEWIRE_OTLP_EXPORT_THREAD,
   };
 }

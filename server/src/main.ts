@@ -22,19 +22,26 @@ async function main(): Promise<void> {
   // spans, failed exports) through it. The mixin reads the active span per line, so it sees
   // the providers telemetry registers right after.
   const logger = createLogger({ level: config.logLevel, mixin: traceLogMixin });
-  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: VERSION, logger });
+  const telemetry = startTelemetry({
+    serviceName: 'tracewire',
+    serviceVersion: VERSION,
+    logger,
+    exportThread: config.otlpExportThread,
+  });
   const server = await createTracewire({
     config,
     logger,
     meterProvider: telemetry.meterProvider,
     renderMetrics: () => telemetry.renderMetrics(),
   });
-  const { tracesUrl, consoleTraces, tracingDisabled, sampler, ratio } = telemetry.config;
+  const { tracesUrl, consoleTraces, tracingDisabled, sampler, ratio, exportThread } =
+    telemetry.config;
   logger.info(
     {
       traces: tracingDisabled ? 'disabled' : (tracesUrl ?? (consoleTraces ? 'console' : 'none')),
       sampler,
       ratio,
+      ...(tracesUrl && exportThread ? { exportThread } : {}),
     },
     'telemetry started',
   );

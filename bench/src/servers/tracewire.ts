@@ -35,7 +35,12 @@ await serveBench(async () => {
   });
   // Same wiring as server/src/main.ts: the logger, telemetry reporting through it, the server.
   const logger = createLogger({ level: config.logLevel, mixin: traceLogMixin });
-  const telemetry = startTelemetry({ serviceName: 'tracewire', serviceVersion: 'bench', logger });
+  const telemetry = startTelemetry({
+    serviceName: 'tracewire',
+    serviceVersion: 'bench',
+    logger,
+    exportThread: config.otlpExportThread,
+  });
   const demo = process.argv.includes('--agent=demo');
   const server = await createTracewire({
     config,

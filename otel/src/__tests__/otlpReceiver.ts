@@ -36,6 +36,8 @@ export interface OtlpRequest {
   path: string;
   contentType: string | undefined;
   body: OtlpBody;
+  /** The body as sent. */
+  raw: string;
 }
 
 /** Running receiver; `await using` closes it. */
@@ -57,19 +59,21 @@ export const otlpAttr = (
   return v?.stringValue ?? v?.intValue ?? v?.boolValue ?? v?.doubleValue;
 };
 
-/** Starts the receiver on 127.0.0.1, port 0. */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** Starts the receiver on 127.0.0.1, port 0; it answers every request with `status`. */
+export async function startOtlpReceiver(status = 200): Promise<OtlpReceiver> {
   const requests: OtlpRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
       requests.push({
         path: req.url ?? '',
         contentType: req.headers['content-type'],
-        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody,
+        body: JSON.parse(raw) as OtlpBody,
+        raw,
       });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

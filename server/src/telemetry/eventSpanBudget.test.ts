@@ -43,6 +43,16 @@ describe('event span budget', () => {
     expect([budget.take(), budget.take()]).toEqual([true, false]);
   });
 
+  test('TRACEWIRE_OTLP_EXPORT_THREAD: off by default, true/1 and false/0, anything else refused', () => {
+    expect(loadConfig({}).otlpExportThread).toBe(false);
+    expect(loadConfig({ TRACEWIRE_OTLP_EXPORT_THREAD: 'true' }).otlpExportThread).toBe(true);
+    expect(loadConfig({ TRACEWIRE_OTLP_EXPORT_THREAD: '1' }).otlpExportThread).toBe(true);
+    expect(loadConfig({ TRACEWIRE_OTLP_EXPORT_THREAD: '0' }).otlpExportThread).toBe(false);
+    expect(() => loadConfig({ TRACEWIRE_OTLP_EXPORT_THREAD: 'yes' })).toThrow(
+      /TRACEWIRE_OTLP_EXPORT_THREAD/,
+    );
+  });
+
   test('TRACEWIRE_EVENT_SPANS_PER_SECOND: 10,000 by default, 0 allowed, anything else refused', () => {
     expect(loadConfig({}).agent.eventSpansPerSecond).toBe(10_000);
     expect(loadConfig({ TRACEWIRE_EVENT_SPANS_PER_SECOND: '0' }).agent.eventSpansPerSecond).toBe(0);
