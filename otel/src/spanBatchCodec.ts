@@ -119,11 +119,6 @@ function decodeSpanBatch(text) {
   });
   return rows.map((row) => {
     const ctx = { traceId: row[4], spanId: row[5], traceFlags: row[6], traceState: state(row[7]) };
-    const start = row[10];
-    const end = row[11];
-    let ds = end[0] - start[0];
-    let dn = end[1] - start[1];
-    if (dn < 0) { ds -= 1; dn += 1e9; }
     return {
       resource: resources[row[0]],
       instrumentationScope: scopes[row[1]],
@@ -134,10 +129,8 @@ function decodeSpanBatch(text) {
         row[8] === null
           ? undefined
           : { traceId: row[4], spanId: row[8], traceFlags: row[6], isRemote: orUndefined(row[9]) },
-      startTime: start,
-      endTime: end,
-      duration: [ds, dn],
-      ended: true,
+      startTime: row[10],
+      endTime: row[11],
       attributes: row[12],
       droppedAttributesCount: row[13],
       events: row[14] === 0 ? [] : row[14].map(([name, time, attributes, dropped]) => ({

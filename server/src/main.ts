@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       traces: tracingDisabled ? 'disabled' : (tracesUrl ?? (consoleTraces ? 'console' : 'none')),
       sampler,
       ratio,
-      ...(tracesUrl && exportThread ? { exportThread } : {}),
+      exportThread,
     },
     'telemetry started',
   );
