@@ -15,7 +15,6 @@ import {
 } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -30,6 +29,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './semconv.js';
+import { SlicedSpanExporter } from './slicedSpanExporter.js';
 import { resolveTelemetryConfig } from './telemetryConfig.js';
 import { ThreadSpanExporter } from './threadSpanExporter.js';
 import type {
@@ -87,8 +87,9 @@ function createSampler(name: SamplerName, ratio: number): Sampler {
 /**
  * The export processors. No SDK self-observability meter: under a flood it records a metric
  * for every dropped span, and measured in the bench (S1) that cost 10–25 % of the throughput
- * just when the server is already behind. Drops are logged with their count instead. With
- * `exportThread`, OTLP batches are serialised and sent on a worker thread (`ThreadSpanExporter`).
+ * just when the server is already behind. Drops are logged with their count instead. OTLP
+ * batches are serialised in slices between I/O (`SlicedSpanExporter`), or with `exportThread`
+ * serialised and sent on a worker thread (`ThreadSpanExporter`).
  */
 function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): SpanProcessor[] {
   const out: SpanProcessor[] = [];
@@ -97,7 +98,7 @@ function createSpanProcessors(config: TelemetryConfig, extra: SpanProcessor[]): 
       new BatchSpanProcessor(
         config.exportThread
           ? new ThreadSpanExporter({ url: config.tracesUrl })
-          : new OTLPTraceExporter({ url: config.tracesUrl }),
+          : new SlicedSpanExporter({ url: config.tracesUrl }),
         config.batch,
       ),
     );

@@ -1,87 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SpanContext } from '@opentelemetry/api';
-import { SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
-import { ExportResultCode, TraceState } from '@opentelemetry/core';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, test } from 'vitest';
 import { startOtlpReceiver } from './__tests__/otlpReceiver.js';
+import { exportOnce, varietyOfSpans } from './__tests__/spanVariety.js';
 import { threadsAtNice } from './__tests__/threadNice.js';
 import { ThreadSpanExporter } from './threadSpanExporter.js';
-
-/** Finished spans from a real SDK, covering every field the OTLP body carries. */
-function varietyOfSpans(): ReadableSpan[] {
-  const memory = new InMemorySpanExporter();
-  const make = (service: string, attributeCountLimit?: number) =>
-    new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': service, 'host.cores': 2 }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      ...(attributeCountLimit ? { spanLimits: { attributeCountLimit } } : {}),
-    });
-  const a = make('svc-a');
-  const b = make('svc-b', 2);
-  const remote: SpanContext = {
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    traceFlags: TraceFlags.SAMPLED,
-    isRemote: true,
-    traceState: new TraceState('vendor=abc,other=1'),
-  };
-  const server = a.getTracer('@tracewire/server', '1.2.3');
-  const parent = server.startSpan(
-    'chat.send',
-    { kind: SpanKind.SERVER, attributes: { 'rpc.method': 'chat.send', retries: 0 } },
-    trace.setSpanContext(context.active(), remote),
-  );
-  const child = server.startSpan(
-    'send agent.events',
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        str: 'x',
-        int: 42,
-        double: 1.5,
-        negative: -7,
-        bool: false,
-        strings: ['a', 'b'],
-        numbers: [1, 2.5],
-        bools: [true, false],
-        unicode: 'é ✓ \u2028',
-      },
-      links: [
-        { context: remote, attributes: { why: 'follows' } },
-        { context: parent.spanContext() },
-      ],
-    },
-    trace.setSpan(context.active(), parent),
-  );
-  child.addEvent('retry', { attempt: 2 });
-  child.addEvent('plain');
-  child.setStatus({ code: SpanStatusCode.ERROR, message: 'tool failed' });
-  child.end();
-  parent.setStatus({ code: SpanStatusCode.OK });
-  parent.end();
-  const scoped = a.getTracer('other-scope', undefined, { schemaUrl: 'https://example.com/s' });
-  scoped.startSpan('internal').end();
-  const limited = b.getTracer('@tracewire/otel').startSpan('limited', {
-    kind: SpanKind.CLIENT,
-    attributes: { one: 1, two: 2, three: 3, four: 4 },
-  });
-  limited.end();
-  return memory.getFinishedSpans();
-}
-
-const exportOnce = (exporter: { export: ThreadSpanExporter['export'] }, spans: ReadableSpan[]) =>
-  new Promise<ExportResult>((resolve) => exporter.export(spans, resolve));
 
 describe('ThreadSpanExporter', () => {
   test('sends byte for byte the body the stock OTLP exporter sends, from its thread', async () => {
