@@ -104,10 +104,15 @@ export class SlicedSpanExporter implements SpanExporter {
       resultCallback({ code: ExportResultCode.FAILED, error: new Error('exporter is shut down') });
       return;
     }
-    const encoding = this.#encode(spans).then(
-      (body) => this.#delegate.export({ body, spans: spans.length }, resultCallback),
-      (err: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: asError(err) }),
-    );
+    const failed = (err: unknown) =>
+      resultCallback({ code: ExportResultCode.FAILED, error: asError(err) });
+    const encoding = this.#encode(spans).then((body) => {
+      try {
+        this.#delegate.export({ body, spans: spans.length }, resultCallback);
+      } catch (err) {
+        failed(err);
+      }
+    }, failed);
     this.#encoding.add(encoding);
     void encoding.finally(() => this.#encoding.delete(encoding));
   }
