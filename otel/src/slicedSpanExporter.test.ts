@@ -1,9 +1,8 @@
-import type { ExportResult } from '@opentelemetry/core';
 import { ExportResultCode } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, test } from 'vitest';
 import { startOtlpReceiver } from './__tests__/otlpReceiver.js';
+import { describeSpanExporterContract, stockBody } from './__tests__/spanExporterContract.js';
 import { exportOnce, varietyOfSpans } from './__tests__/spanVariety.js';
 import { SlicedSpanExporter } from './slicedSpanExporter.js';
 
@@ -34,33 +33,10 @@ function flatten(raw: string) {
     .sort((a, b) => a.span.spanId.localeCompare(b.span.spanId));
 }
 
-/** What the stock exporter sends for `spans`. */
-async function stockBody(spans: ReadableSpan[]): Promise<string> {
-  await using stock = await startOtlpReceiver();
-  const reference = new OTLPTraceExporter({ url: `${stock.url}/v1/traces` });
-  expect(await exportOnce(reference, spans)).toEqual({ code: ExportResultCode.SUCCESS });
-  await reference.shutdown();
-  return stock.requests[0]!.raw;
-}
+// At the default slice size: a small batch is one slice, `longBatch()` three.
+describeSpanExporterContract('SlicedSpanExporter', (url) => new SlicedSpanExporter({ url }));
 
 describe('SlicedSpanExporter', () => {
-  test('a batch of one slice is byte for byte what the stock exporter sends', async () => {
-    const spans = varietyOfSpans();
-    await using receiver = await startOtlpReceiver();
-    const exporter = new SlicedSpanExporter({ url: `${receiver.url}/v1/traces` });
-    try {
-      expect(await exportOnce(exporter, spans)).toEqual({ code: ExportResultCode.SUCCESS });
-    } finally {
-      await exporter.shutdown();
-    }
-    expect(receiver.requests).toHaveLength(1);
-    expect(receiver.requests[0]?.path).toBe('/v1/traces');
-    expect(receiver.requests[0]?.contentType).toBe('application/json');
-    const raw = receiver.requests[0]!.raw;
-    expect(raw).toBe(await stockBody(spans));
-    expect(raw).toContain('"droppedAttributesCount":2');
-  });
-
   test.each([
     ['one span per slice', 1, 1],
     ['slices that split a resource', 3, 1],
@@ -168,20 +144,6 @@ describe('SlicedSpanExporter', () => {
     }
   });
 
-  test('reports a refused export as failed, with the reason, and goes on exporting', async () => {
-    await using refusing = await startOtlpReceiver(400);
-    const exporter = new SlicedSpanExporter({ url: `${refusing.url}/v1/traces`, sliceSize: 2 });
-    try {
-      const result = await exportOnce(exporter, varietyOfSpans());
-      expect(result.code).toBe(ExportResultCode.FAILED);
-      expect(result.error?.message).toMatch(/400|Bad Request/);
-      expect((await exportOnce(exporter, varietyOfSpans())).code).toBe(ExportResultCode.FAILED);
-      expect(refusing.requests).toHaveLength(2);
-    } finally {
-      await exporter.shutdown();
-    }
-  });
-
   test('a span it cannot serialise fails its batch, sends nothing, and the next batch goes', async () => {
     await using receiver = await startOtlpReceiver();
     const exporter = new SlicedSpanExporter({ url: `${receiver.url}/v1/traces`, sliceSize: 2 });
@@ -200,33 +162,6 @@ describe('SlicedSpanExporter', () => {
     } finally {
       await exporter.shutdown();
     }
-  });
-
-  test('forceFlush resolves once every export begun has been serialised, sent and answered', async () => {
-    await using receiver = await startOtlpReceiver();
-    const exporter = new SlicedSpanExporter({ url: `${receiver.url}/v1/traces`, sliceSize: 1 });
-    try {
-      const outcomes: ExportResult[] = [];
-      for (let i = 0; i < 3; i++) exporter.export(varietyOfSpans(), (r) => outcomes.push(r));
-      await exporter.forceFlush();
-      expect(outcomes).toEqual(Array(3).fill({ code: ExportResultCode.SUCCESS }));
-      expect(receiver.requests).toHaveLength(3);
-    } finally {
-      await exporter.shutdown();
-    }
-  });
-
-  test('shutdown waits for exports still being serialised, then refuses new ones', async () => {
-    await using receiver = await startOtlpReceiver();
-    const exporter = new SlicedSpanExporter({ url: `${receiver.url}/v1/traces`, sliceSize: 1 });
-    const results = Array.from({ length: 3 }, () => exportOnce(exporter, varietyOfSpans()));
-    await exporter.shutdown();
-    expect(receiver.requests).toHaveLength(3);
-    for (const r of await Promise.all(results)) expect(r.code).toBe(ExportResultCode.SUCCESS);
-    const late = await exportOnce(exporter, varietyOfSpans());
-    expect(late.code).toBe(ExportResultCode.FAILED);
-    expect(late.error?.message).toMatch(/shut down/);
-    await exporter.shutdown();
   });
 
   test('refuses a slice size that is not a positive integer', () => {
