@@ -69,9 +69,15 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
   const metrics = createTracewireMetrics(
     (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server'),
   );
+  const ledger = traceMethods(storage.ledger, {
+    component: 'run_ledger',
+    methods: ['finishRun', 'reconcileRun'],
+    attributes: db,
+  });
   const runs = createRunManager({
     store,
     events,
+    ledger,
     agents,
     config: config.agent,
     logger,
@@ -90,7 +96,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     metrics,
     defaultAgent: agentList[0]?.name ?? 'demo',
   };
-  await runs.recover();
+  await runs.reconcile();
   const transport = createTransport({
     services,
     ...(opts.renderMetrics ? { renderMetrics: opts.renderMetrics } : {}),

@@ -316,15 +316,20 @@ describe('createRunManager', () => {
     expect((await h.runEvents(late.run)).map((e) => e.type)).toEqual(['agent_error']);
   });
 
-  test('recover() ends runs that a previous process left queued or running', async () => {
+  test('reconcile() ends runs a previous process left queued or running, gives a finished run its missing terminal event, and adds nothing when run again', async () => {
     await using h = await createEngineHarness({ agents: testAgents });
     const queued = await h.createRun({ content: 'left queued' });
     const running = await h.createRun({ content: 'left running' });
     await h.store.updateRun(running.run.id, { status: 'running', startedAt: new Date() });
+    // The crash of issue 22: the record ended, its terminal event never written.
     const finished = await h.createRun({ content: 'already done' });
-    await h.store.updateRun(finished.run.id, { status: 'completed', endedAt: new Date() });
+    await h.store.updateRun(finished.run.id, { status: 'running', startedAt: new Date() });
+    const { message: answer } = await h.store.completeRun({
+      runId: finished.run.id,
+      content: 'ok',
+    });
 
-    await h.manager.recover();
+    expect(await h.manager.reconcile()).toMatchObject({ ended: 2, emitted: 1, failed: 0 });
     for (const { run } of [queued, running]) {
       expect(await h.store.getRun(run.id)).toMatchObject({
         status: 'failed',
@@ -334,11 +339,30 @@ describe('createRunManager', () => {
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ type: 'agent_error', code: 'SHUTDOWN', retryable: true });
     }
-    expect(await h.runEvents(finished.run)).toHaveLength(0);
+    const completed = await h.runEvents(finished.run);
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ type: 'agent_completed', message: answer });
     expect(await h.store.listUnfinishedRuns()).toEqual([]);
 
-    await h.manager.recover();
-    expect(await h.runEvents(queued.run)).toHaveLength(1);
+    const before = await h.threadEvents(queued.run.threadId);
+    expect(await h.manager.reconcile()).toMatchObject({ ended: 0, emitted: 0, recorded: 0 });
+    expect(await h.threadEvents(queued.run.threadId)).toEqual(before);
+    expect(await h.runEvents(finished.run)).toHaveLength(1);
+  });
+
+  test('reconcile() leaves the runs active in this process alone', async () => {
+    await using h = await createEngineHarness({ agents: testAgents });
+    const { run } = await h.send({ content: 'slow-run please' });
+    await h.waitForEvent(
+      run.threadId,
+      (e) => e.type === 'agent_thinking' && e.text.includes('slow-run'),
+    );
+    expect(await h.manager.reconcile()).toMatchObject({ ended: 0 });
+    expect(await h.store.getRun(run.id)).toMatchObject({ status: 'running' });
+    expect((await h.runEvents(run)).filter(isTerminalEvent)).toEqual([]);
+    const cancelled = await h.manager.cancel(run.id);
+    expect(cancelled).toMatchObject({ status: 'cancelled' });
+    expect((await h.runEvents(run)).filter(isTerminalEvent)).toHaveLength(1);
   });
 
   test('cancel racing completion still yields exactly one terminal event that matches the stored status', async () => {

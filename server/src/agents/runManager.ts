@@ -4,14 +4,16 @@ import {
   recordSpanError,
   startProducerSpan,
   withAgentSpan,
+  type ProducedEvent,
   type TracewireMetrics,
 } from '@tracewire/otel';
 import { AppError } from '@tracewire/shared';
-import type { AgentErrorCode, Message, Run, RunId, RunStatus, UserId } from '@tracewire/shared';
+import type { AgentErrorCode, Message, Run, RunId, UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { AgentEventDraft, EventLog } from '../events/eventLog.js';
+import type { EventLog } from '../events/eventLog.js';
 import type { ChatStore } from '../storage/chatStore.js';
+import { failedOutcome, reconcileRuns, type RunLedger } from '../storage/runLedger.js';
 import { createEventSpanBudget } from '../telemetry/eventSpanBudget.js';
 import { createTurnCounter } from '../telemetry/turnCounter.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
@@ -27,6 +29,8 @@ import type { RunManager } from './types.js';
 export interface RunManagerOptions {
   store: ChatStore;
   events: EventLog;
+  /** Ends runs: record, answer and terminal event together (see {@link RunLedger}). */
+  ledger: RunLedger;
   agents: AgentRegistry;
   config: Config['agent'];
   logger: Logger;
@@ -50,11 +54,11 @@ interface ActiveRun {
   done: Promise<void>;
 }
 
-const RETRYABLE_CODES: ReadonlySet<AgentErrorCode> = new Set(['TIMEOUT', 'SHUTDOWN', 'INTERNAL']);
-
-/** Run status that goes with an agent error code. */
-const statusForCode = (code: AgentErrorCode): RunStatus =>
-  code === 'CANCELLED' ? 'cancelled' : 'failed';
+/** How a run left by a previous process (crashed or stopped) is ended. */
+const ABANDONED = {
+  code: 'SHUTDOWN',
+  message: 'The server stopped while the run was active; send the message again',
+} as const;
 
 /** Outcome for a run whose signal aborted: the first stop reason wins. */
 function stopOutcome(reason: unknown): Outcome {
@@ -85,11 +89,12 @@ function thrownOutcome(error: unknown, toolFailures: number, log: Logger): Outco
  * Creates the server's run manager: runs agents in the background, independent of any
  * connection, with per-run and per-tool timeouts, cancellation and graceful shutdown.
  * Whatever races (cancel, timeout, agent error, completion, shutdown), each run gets
- * exactly one terminal event (`agent_completed` or `agent_error`), written after the
- * run's other events and after its status is persisted, under the thread's lock.
+ * exactly one terminal event (`agent_completed` or `agent_error`), after the run's other
+ * events, written with its status and answer in one step of the {@link RunLedger}, under
+ * the thread's lock.
  */
 export function createRunManager(opts: RunManagerOptions): RunManager {
-  const { store, events, config, locks } = opts;
+  const { store, events, ledger, config, locks } = opts;
   // One breaker per tool for the whole server (see createCircuitBreakerRegistry).
   const breakers = createCircuitBreakerRegistry(config.toolBreaker ?? {});
   // Published events of every run, counted per turn: one metric call per type and turn.
@@ -132,75 +137,41 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
     if (ids?.size === 0) activeByUser.delete(run.userId);
   }
 
-  /** Appends a terminal event with its PRODUCER span (the run's emitter is closed by then). */
-  async function publishTerminal(draft: AgentEventDraft): Promise<void> {
-    const { span, event } = startProducerSpan(draft);
-    try {
-      const [stored] = await events.append(draft.threadId, [event]);
-      if (stored) span.setAttribute('messaging.message.id', String(stored.seq));
-      published?.add(draft.type);
-    } catch (err) {
-      recordSpanError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
-  }
-
-  /** Persists a failed/cancelled status then appends `agent_error`; call under the thread lock. */
-  async function writeError(
-    run: Run,
-    failure: { code: AgentErrorCode; message: string },
-    log: Logger,
-  ) {
-    const status = statusForCode(failure.code);
-    const updated = await store.updateRun(run.id, {
-      status,
-      endedAt: new Date(),
-      error: { code: failure.code, message: failure.message },
-    });
-    if (updated.status !== status || updated.error?.code !== failure.code) {
-      log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
-      return false;
-    }
-    await publishTerminal({
-      type: 'agent_error',
-      threadId: run.threadId,
-      runId: run.id,
-      ts: Date.now(),
-      code: failure.code,
-      message: failure.message,
-      retryable: RETRYABLE_CODES.has(failure.code),
-    });
-    return true;
-  }
-
-  /** Persists the outcome and writes the single terminal event, atomically for history readers. */
+  /**
+   * Ends the run through the ledger (record, answer and the single terminal event in one
+   * step), under the thread's lock so that `chat.history` sees the answer and the event
+   * together. The terminal event gets its PRODUCER span here (the run's emitter is closed).
+   */
   async function finish(run: Run, outcome: Outcome, log: Logger): Promise<void> {
     if (outcome.kind === 'skipped') {
       log.warn({ reason: outcome.reason }, 'run skipped');
       return;
     }
+    const type = outcome.kind === 'completed' ? 'agent_completed' : 'agent_error';
     await locks.run(run.threadId, async () => {
-      if (outcome.kind === 'failed') {
-        await writeError(run, outcome, log);
-        return;
+      const envelope: ProducedEvent = { threadId: run.threadId, runId: run.id, type };
+      const { span, event } = startProducerSpan(envelope);
+      try {
+        const ended = await ledger.finishRun({
+          run,
+          outcome: outcome.kind === 'completed' ? outcome : failedOutcome(outcome),
+          terminal: { _meta: event._meta },
+        });
+        if (!ended.event) {
+          log.warn(
+            { status: ended.run.status },
+            'run had already ended; no terminal event written',
+          );
+          return;
+        }
+        span.setAttribute('messaging.message.id', String(ended.event.seq));
+        published?.add(type);
+      } catch (err) {
+        recordSpanError(span, err);
+        throw err;
+      } finally {
+        span.end();
       }
-      const { run: updated, message } = await store.completeRun({
-        runId: run.id,
-        content: outcome.answer,
-      });
-      if (!message) {
-        log.warn({ status: updated.status }, 'run had already ended; no terminal event written');
-        return;
-      }
-      await publishTerminal({
-        type: 'agent_completed',
-        threadId: run.threadId,
-        runId: run.id,
-        ts: Date.now(),
-        message,
-      });
     });
   }
 
@@ -331,24 +302,18 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
 
     toolBreakerStats: () => breakers.stats(),
 
-    async recover() {
-      const runs = await store.listUnfinishedRuns();
-      let ended = 0;
-      for (const run of runs) {
-        if (active.has(run.id)) continue;
-        const log = runLogger(run);
-        const failure = {
-          code: 'SHUTDOWN' as const,
-          message: 'The server stopped while the run was active; send the message again',
-        };
-        try {
-          if (await locks.run(run.threadId, () => writeError(run, failure, log))) ended++;
-        } catch (error) {
-          log.error({ err: error }, 'could not end an unfinished run');
-        }
-      }
-      if (runs.length > 0)
-        opts.logger.info({ count: ended }, 'ended runs left unfinished by a previous process');
+    async reconcile() {
+      const summary = await reconcileRuns({
+        ledger,
+        abandoned: ABANDONED,
+        skip: (run) => active.has(run.id),
+        locks,
+        logger: opts.logger,
+      });
+      const touched = Object.entries(summary).filter(([action, n]) => action !== 'none' && n > 0);
+      if (touched.length > 0)
+        opts.logger.info(summary, 'reconciled runs left by a previous process');
+      return summary;
     },
 
     shutdown(graceMs) {

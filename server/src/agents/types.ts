@@ -1,6 +1,7 @@
 import type { Message, Run, RunId, ToolCallId, UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ReconcileSummary } from '../storage/runLedger.js';
 import type { BreakerStats } from './circuitBreaker.js';
 
 /** What a tool gets besides its arguments. */
@@ -74,8 +75,13 @@ export interface RunManager {
   activeRunCount(userId: UserId): number;
   /** Per-tool circuit breaker state and counters (for metrics). */
   toolBreakerStats(): Record<string, BreakerStats>;
-  /** Ends runs that a previous process left queued or running (crash recovery). */
-  recover(): Promise<void>;
+  /**
+   * Crash recovery at start: brings the record and the events of every run not active here
+   * into agreement (`reconcileRuns`): a finished run missing its terminal event gets it, a
+   * terminal event whose record is unfinished finishes the record, and a run left queued or
+   * running without one ends with `SHUTDOWN`. Never writes a second terminal event.
+   */
+  reconcile(): Promise<ReconcileSummary>;
   /** Stops accepting runs, lets active ones finish within `graceMs`, ends the rest with SHUTDOWN. */
   shutdown(graceMs: number): Promise<void>;
 }

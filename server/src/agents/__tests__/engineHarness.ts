@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Config } from '../../config.js';
 import type { EventLog } from '../../events/eventLog.js';
 import type { ChatStore } from '../../storage/chatStore.js';
+import type { RunLedger } from '../../storage/runLedger.js';
 import { openSqliteStorage } from '../../storage/sqlite/index.js';
 import { createKeyedMutex } from '../../util/keyedMutex.js';
 import type { KeyedMutex } from '../../util/keyedMutex.js';
@@ -18,6 +19,7 @@ import type { AgentDefinition, RunManager } from '../types.js';
 export interface EngineHarness extends AsyncDisposable {
   store: ChatStore;
   events: EventLog;
+  ledger: RunLedger;
   locks: KeyedMutex;
   manager: RunManager;
   /** Writes a user message and its queued run (as chat.send does) without starting it. */
@@ -50,11 +52,12 @@ export async function createEngineHarness(
 ): Promise<EngineHarness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-engine-'));
   const storage = await openSqliteStorage({ file: path.join(dir, 'test.db') });
-  const { store, events } = storage;
+  const { store, events, ledger } = storage;
   const locks = createKeyedMutex();
   const manager = createRunManager({
     store,
     events,
+    ledger,
     locks,
     agents: createAgentRegistry(opts.agents ?? []),
     logger: pino({ level: 'silent' }),
@@ -110,6 +113,7 @@ export async function createEngineHarness(
   return {
     store,
     events,
+    ledger,
     locks,
     manager,
     createRun,

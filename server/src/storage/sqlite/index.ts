@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { EventLog } from '../../events/eventLog.js';
 import type { ChatStore } from '../chatStore.js';
+import type { RunLedger } from '../runLedger.js';
 import { openDatabase } from './database.js';
 import { migrateToLatest } from './migrations.js';
 import { SqliteChatStore } from './sqliteChatStore.js';
+import { SqliteRunLedger } from './sqliteRunLedger.js';
 import {
   SqliteEventLog,
   type RetentionOptions,
@@ -13,6 +15,7 @@ import {
 export type { RetentionOptions } from './sqliteEventLog.js';
 export { SqliteChatStore } from './sqliteChatStore.js';
 export { SqliteEventLog } from './sqliteEventLog.js';
+export { SqliteRunLedger } from './sqliteRunLedger.js';
 export { MIGRATIONS, migrateToLatest } from './migrations.js';
 
 /** Options for {@link openSqliteStorage}. */
@@ -26,18 +29,21 @@ export interface SqliteStorageOptions {
   logger?: Logger;
 }
 
-/** The embedded back end: chat store and event log in one SQLite file. */
+/** The embedded back end: chat store, event log and run ledger in one SQLite file. */
 export interface SqliteStorage {
   store: ChatStore;
   /** The event log; its class also offers `resetStream` and `prune`. */
   events: EventLog & Pick<SqliteEventLog, 'resetStream' | 'prune'>;
+  /** Ends runs (record, answer, terminal event in one transaction) and reconciles them. */
+  ledger: RunLedger;
   /** Flushes pending events and closes both (idempotent); later calls fail with UNAVAILABLE. */
   close(): Promise<void>;
 }
 
 /**
  * Opens the embedded storage: one SQLite file (WAL) holding threads, messages, runs and
- * event streams, migrated to the latest schema. The file closes when both parts are closed.
+ * event streams, migrated to the latest schema. The ledger writes through the log's batches,
+ * so it needs no closing of its own. The file closes when both parts are closed.
  *
  * @example
  * const storage = await openSqliteStorage({ file: path.join(dataDir, 'tracewire.db') });
@@ -70,10 +76,12 @@ export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<Sql
     await database.close();
     throw err;
   }
+  const ledger = new SqliteRunLedger({ database, events });
   let closing: Promise<void> | undefined;
   return {
     store,
     events,
+    ledger,
     close: () => {
       closing ??= events
         .close()

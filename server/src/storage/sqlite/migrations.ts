@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } f
 import type { Logger } from 'pino';
 import { AppError } from '@tracewire/shared';
 import { appendOrderEvents } from './migration002.js';
+import { runTerminalSeq } from './migration003.js';
 import type { DatabaseSchema } from './schema.js';
 
 /** 001: every table and index of the chat store and the event log. */
@@ -116,6 +117,7 @@ const initial: Migration = {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001_initial': initial,
   '002_append_order_events': appendOrderEvents,
+  '003_run_terminal_seq': runTerminalSeq,
 };
 
 /**

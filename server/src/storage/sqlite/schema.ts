@@ -42,6 +42,13 @@ export interface RunsTable {
   started_at: number | null;
   ended_at: number | null;
   duration_ms: number | null;
+  /**
+   * Seq of the run's terminal event in its thread's stream, written in the transaction that
+   * ends the run (migration 003). Null while the run is unfinished, or for a finished run
+   * whose terminal event is still missing (reconcile appends it); 0 for a run that ended
+   * before 003 and whose events retention had already deleted (nothing to reconcile).
+   */
+  terminal_seq: number | null;
 }
 
 /** Position of one thread's event stream. */

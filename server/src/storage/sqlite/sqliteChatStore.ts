@@ -3,7 +3,6 @@ import {
   createMessageId,
   createRunId,
   createThreadId,
-  isTerminalRunStatus,
   type Message,
   type MessageId,
   type Run,
@@ -25,6 +24,7 @@ import { decodeCursor, encodeCursor, type CursorKind } from './cursor.js';
 import { createGroupCommit, type GroupCommit } from './groupCommit.js';
 import type { SqliteDatabase, SyncExecutor } from './database.js';
 import { toMessage, toRun, toThread, type MessageRow, type RunRow } from './rows.js';
+import { insertAnswer, touchThread, transitionRun, type RecordContext } from './runRecords.js';
 import type { DatabaseSchema } from './schema.js';
 import { isForeignKeyViolation, isUniqueViolation, toAppError } from './sqliteErrors.js';
 
@@ -60,6 +60,7 @@ const threadNotFound = (threadId: string) =>
 export class SqliteChatStore implements ChatStore {
   readonly #db: Kysely<DatabaseSchema>;
   readonly #sync: SyncExecutor;
+  readonly #records: RecordContext;
   /** New threads, run transitions and answers: many small writes that arrive together. */
   readonly #writes: GroupCommit;
   readonly #onClose: (() => void) | undefined;
@@ -68,6 +69,7 @@ export class SqliteChatStore implements ChatStore {
   constructor(opts: SqliteChatStoreOptions) {
     this.#db = opts.database.db;
     this.#sync = opts.database.sync;
+    this.#records = { db: this.#db, sync: this.#sync };
     this.#writes = createGroupCommit(opts.database.sqlite);
     this.#onClose = opts.onClose;
   }
@@ -195,22 +197,13 @@ export class SqliteChatStore implements ChatStore {
       started_at: null,
       ended_at: null,
       duration_ms: null,
+      terminal_seq: null,
     };
     const { pos: _pos, ...messageValues } = message;
     this.#sync.run(this.#db.insertInto('messages').values(messageValues).compile());
     this.#sync.run(this.#db.insertInto('runs').values(run).compile());
-    this.#touchThread(input.threadId, now);
+    touchThread(this.#records, input.threadId, now);
     return { message: toMessage(message), run: toRun(run), created: true };
-  }
-
-  #touchThread(threadId: string, now: number): void {
-    this.#sync.run(
-      this.#db
-        .updateTable('threads')
-        .set({ updated_at: sql<number>`max(updated_at, ${now})` })
-        .where('id', '=', threadId)
-        .compile(),
-    );
   }
 
   appendAssistantMessage(input: {
@@ -220,31 +213,11 @@ export class SqliteChatStore implements ChatStore {
   }): Promise<Message> {
     return this.#call(() =>
       this.#writes
-        .run(() => this.#insertAnswer(input))
+        .run(() => insertAnswer(this.#records, input))
         .catch((err: unknown) => {
           throw isForeignKeyViolation(err) ? threadNotFound(input.threadId) : err;
         }),
     );
-  }
-
-  /** Inserts a run's answer and touches its thread; call inside a transaction. */
-  #insertAnswer(input: { threadId: string; runId: string; content: string }): Message {
-    const now = Date.now();
-    const row: MessageRow = {
-      pos: 0,
-      id: createMessageId(),
-      thread_id: input.threadId,
-      user_id: null,
-      role: 'assistant',
-      content: input.content,
-      run_id: input.runId,
-      client_message_id: null,
-      created_at: now,
-    };
-    const { pos: _pos, ...values } = row;
-    this.#sync.run(this.#db.insertInto('messages').values(values).compile());
-    this.#touchThread(input.threadId, now);
-    return toMessage(row);
   }
 
   getMessage(id: MessageId): Promise<Message | null> {
@@ -282,7 +255,7 @@ export class SqliteChatStore implements ChatStore {
   updateRun(id: RunId, patch: RunPatch): Promise<Run> {
     return this.#call(() =>
       this.#writes.run(() => {
-        const { row, changed } = this.#transition(id, patch);
+        const { row, changed } = transitionRun(this.#records, id, patch);
         return toRun(changed ?? row);
       }),
     );
@@ -296,9 +269,9 @@ export class SqliteChatStore implements ChatStore {
     const patch: RunPatch = { status: 'completed', endedAt: input.endedAt ?? new Date() };
     return this.#call(() =>
       this.#writes.run(() => {
-        const { row, changed } = this.#transition(input.runId, patch);
+        const { row, changed } = transitionRun(this.#records, input.runId, patch);
         if (!changed) return { run: toRun(row), message: null };
-        const message = this.#insertAnswer({
+        const message = insertAnswer(this.#records, {
           threadId: row.thread_id,
           runId: row.id,
           content: input.content,
@@ -306,34 +279,6 @@ export class SqliteChatStore implements ChatStore {
         return { run: toRun(changed), message };
       }),
     );
-  }
-
-  /**
-   * Applies `patch` to a run that has not ended (`changed` is the new row), or leaves an
-   * ended run as it is (`changed` null); call inside a transaction.
-   */
-  #transition(id: RunId, patch: RunPatch): { row: RunRow; changed: RunRow | null } {
-    const row = this.#sync.first(
-      this.#db.selectFrom('runs').selectAll().where('id', '=', id).compile(),
-    );
-    if (!row) throw new AppError('NOT_FOUND', `run ${id} not found`);
-    if (isTerminalRunStatus(row.status)) return { row, changed: null };
-    const next = applyPatch(row, patch, Date.now());
-    this.#sync.run(
-      this.#db
-        .updateTable('runs')
-        .set({
-          status: next.status,
-          started_at: next.started_at,
-          ended_at: next.ended_at,
-          error_code: next.error_code,
-          error_message: next.error_message,
-          duration_ms: next.duration_ms,
-        })
-        .where('id', '=', id)
-        .compile(),
-    );
-    return { row, changed: next };
   }
 
   listUnfinishedRuns(): Promise<Run[]> {
@@ -363,30 +308,4 @@ export class SqliteChatStore implements ChatStore {
     }
     return Promise.resolve();
   }
-}
-
-/**
- * The run after a transition: `running` stamps `startedAt`, a terminal status stamps
- * `endedAt` (unless given), and `durationMs` follows from both.
- */
-function applyPatch(row: RunRow, patch: RunPatch, now: number): RunRow {
-  const terminal = isTerminalRunStatus(patch.status);
-  const startedAt =
-    patch.startedAt?.getTime() ?? row.started_at ?? (patch.status === 'running' ? now : null);
-  const endedAt = patch.endedAt?.getTime() ?? row.ended_at ?? (terminal ? now : null);
-  const error =
-    patch.error === undefined
-      ? row.error_code === null
-        ? null
-        : { code: row.error_code, message: row.error_message ?? '' }
-      : patch.error;
-  return {
-    ...row,
-    status: patch.status,
-    started_at: startedAt,
-    ended_at: endedAt,
-    error_code: error?.code ?? null,
-    error_message: error?.message ?? null,
-    duration_ms: startedAt !== null && endedAt !== null ? Math.max(0, endedAt - startedAt) : null,
-  };
 }
