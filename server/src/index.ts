@@ -17,4 +17,5 @@ export type { ServiceCallerOptions } from './internalCaller.js';
 export type { Services } from './services.js';
 export type { ChatStore } from './storage/chatStore.js';
 export type { EventLog, StreamHead } from './events/eventLog.js';
+export type { RunLedger } from './storage/runLedger.js';
 export type { AgentDefinition, ToolDefinition, AgentContext, RunManager } from './agents/types.js';

@@ -27,6 +27,12 @@ export type AppendCallback = (err: AppError | null, stored: readonly AgentEvent[
  * Per-thread ordered, durable event stream with live fan-out.
  * `append` assigns `seq` (monotonic, +1, per thread) and `epoch`; listeners see events in
  * seq order. Subscribe first, then read the backfill, so nothing falls between.
+ *
+ * Crash consistency (with the `ChatStore`): the log holds exactly one terminal event
+ * (`agent_completed` | `agent_error`) for a run if and only if the store has the run
+ * finished, at every instant and after any crash. The server writes terminal events only
+ * through a `RunLedger` (storage/runLedger.ts), which keeps that rule; `append` itself does
+ * not check it.
  */
 export interface EventLog {
   /** Appends in order and notifies listeners; resolves with the stored events. */

@@ -59,8 +59,9 @@ export const chatRouter = router({
   history: authedProcedure.input(HistoryInputSchema).query(async ({ ctx, input }) => {
     const { services, principal } = ctx;
     await createAccess(services.store).thread(principal.userId, input.threadId);
-    // Under the thread lock the assistant message and its agent_completed event are
-    // written together, so the position returned matches the messages exactly.
+    // A run's answer and its agent_completed event commit together, under this thread lock
+    // (the run ledger's finish and reconcile take it): between reading the head and the
+    // messages nothing can end a run, so the position returned matches the messages exactly.
     return services.locks.run(input.threadId, async () => {
       const head = await services.events.head(input.threadId);
       const page = await services.store.listMessages(input.threadId, {

@@ -54,6 +54,12 @@ export interface RunPatch {
 /**
  * Threads, messages and runs. Async everywhere so that networked back ends
  * (PostgreSQL) fit behind the same contract; ownership checks are the caller's job.
+ *
+ * Crash consistency (with the {@link EventLog}): a run is finished here if and only if the
+ * log holds exactly one terminal event for it, and its answer message exists if and only if
+ * `agent_completed` does, at every instant and after any crash. Runs therefore end through a
+ * `RunLedger` (storage/runLedger.ts), never through `updateRun` / `completeRun` alone, which
+ * write no event: they are the record half a ledger builds on.
  */
 export interface ChatStore {
   /** Creates a thread owned by `userId`. */
@@ -79,12 +85,16 @@ export interface ChatStore {
   listMessages(threadId: ThreadId, page: PageOptions): Promise<Page<Message>>;
   /** A run by id, or null. */
   getRun(id: RunId): Promise<Run | null>;
-  /** Applies a status transition; refuses to change a run that already ended (returns it unchanged). */
+  /**
+   * Applies a status transition; refuses to change a run that already ended (returns it
+   * unchanged). A terminal status here writes no terminal event (see the rule above).
+   */
   updateRun(id: RunId, patch: RunPatch): Promise<Run>;
   /**
    * Ends a run as `completed` with its answer, atomically: the assistant message is appended
    * and the status set together (one commit instead of two at the end of every run). A run
    * that already ended is returned unchanged and no message is written (`message: null`).
+   * Writes no terminal event: the server ends runs with `RunLedger.finishRun`.
    */
   completeRun(input: {
     runId: RunId;

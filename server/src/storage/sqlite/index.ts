@@ -43,7 +43,7 @@ export interface SqliteStorage {
 /**
  * Opens the embedded storage: one SQLite file (WAL) holding threads, messages, runs and
  * event streams, migrated to the latest schema. The ledger writes through the log's batches,
- * so it needs no closing of its own. The file closes when both parts are closed.
+ * so it needs no closing of its own. The file closes when the store and the log are closed.
  *
  * @example
  * const storage = await openSqliteStorage({ file: path.join(dataDir, 'tracewire.db') });
