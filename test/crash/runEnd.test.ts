@@ -181,7 +181,9 @@ test(`SIGKILL at random moments during streaming (${CYCLES} kills): every run en
     const endsSeen = () => participants.reduce((n, p) => n + p.ended.size, 0);
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const since = endsSeen();
-      await waitFor(() => endsSeen() >= since + ENDS_BEFORE_KILL, 20_000);
+      // Runs stop ending when every client waits for an end that never comes (the bug):
+      // kill anyway, the checks below tell which.
+      await waitFor(() => endsSeen() >= since + ENDS_BEFORE_KILL, 10_000).catch(() => undefined);
       await sleep(Math.random() * KILL_JITTER_MS);
       const exit = await server.stop('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');
