@@ -1,3 +1,4 @@
+// One suite per contract, in one file (past ~350 lines) so that a back end runs all of it with one call.
 import {
   createClientMessageId,
   createMessageId,
