@@ -96,9 +96,12 @@ export { CLOSE_CODES, isReconnectableCloseCode, closeCodeName } from './closeCod
 export type { CloseCode, CloseCodeName } from './closeCodes.js';
 export { INPUT_LIMITS } from './limits.js';
 export {
+  decodeWire,
   freezePlainJson,
   isPlainJson,
   plainJsonText,
   transformer,
   type SerializedValue,
 } from './transformer.js';
+export { WIRE_META_LIMITS, inspectWireMeta } from './wireMeta.js';
+export type { WireMetaReport } from './wireMeta.js';

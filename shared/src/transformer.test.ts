@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import superjson from 'superjson';
 import { describe, expect, test } from 'vitest';
-import { freezePlainJson, isPlainJson, plainJsonText, transformer } from './transformer.js';
+import { AppError } from './errors.js';
+import {
+  decodeWire,
+  freezePlainJson,
+  isPlainJson,
+  plainJsonText,
+  transformer,
+} from './transformer.js';
 
 /** What a peer sees: the serialized form goes over the wire as JSON text. */
 const overTheWire = (v: unknown) =>
@@ -80,5 +87,153 @@ describe('wire transformer', () => {
     for (let i = 0; i < 100; i++) deep = { child: deep };
     expect(isPlainJson(deep)).toBe(false);
     expect(overTheWire(deep)).toEqual(deep);
+  });
+});
+
+/** The refusal `decodeWire` gives, or null when it decodes. */
+const refusal = (payload: unknown) => {
+  try {
+    decodeWire(payload);
+    return null;
+  } catch (err) {
+    expect(AppError.is(err), String(err)).toBe(true);
+    expect((err as AppError).code).toBe('BAD_REQUEST');
+    return (err as AppError).message;
+  }
+};
+
+describe('defensive decode of superjson annotations', () => {
+  test('a string where a subtree belongs is refused instead of recursing until the stack overflows', () => {
+    // The security review's payload: superjson 2.2.6 recursed on "bigint" one character at a time.
+    const payload = { json: {}, meta: { values: { x: ['custom', 'bigint'] }, v: 1 } };
+    expect(() => superjson.deserialize(structuredClone(payload) as never)).toThrow(
+      /Maximum call stack/,
+    );
+    expect(refusal(payload)).toMatch(/unreadable superjson annotations: path "x" not in the value/);
+    const present = {
+      json: { x: '2026-01-01T00:00:00.000Z' },
+      meta: { values: { x: ['Date', 'bigint'] }, v: 1 },
+    };
+    expect(() => superjson.deserialize(structuredClone(present) as never)).toThrow(
+      /Maximum call stack/,
+    );
+    expect(refusal(present)).toMatch(/unreadable superjson annotations: malformed node at "x"/);
+  });
+
+  test('paths into missing values, forbidden keys, overlapping and over-deep paths are refused', () => {
+    const meta = (values: unknown) => ({ values, v: 1 });
+    // superjson itself would throw "Cannot read properties of undefined".
+    expect(refusal({ json: {}, meta: meta({ 'a.b.c': ['Date'] }) })).toMatch(/not in the value/);
+    expect(refusal({ json: { a: 'x' }, meta: meta({ __proto__x: ['Date'] }) })).toMatch(
+      /not in the value/,
+    );
+    expect(refusal({ json: { a: { b: 'x' } }, meta: meta({ 'a.constructor': ['Date'] }) })).toMatch(
+      /not in the value|forbidden key/,
+    );
+    const overlapping = {
+      json: { m: [['k', 'x']] },
+      meta: meta({ m: ['map'], 'm.0.1': ['Date'] }),
+    };
+    expect(refusal(overlapping)).toMatch(/overlapping paths/);
+    let deep: unknown = '2026-01-01T00:00:00.000Z';
+    for (let i = 0; i < 70; i++) deep = { d: deep };
+    expect(
+      refusal({ json: deep, meta: meta({ [Array(71).fill('d').join('.')]: ['Date'] }) }),
+    ).toMatch(/deeper than 64/);
+    expect(refusal({ json: { a: 1 }, meta: meta({ 'a\\x': ['Date'] }) })).toMatch(/malformed path/);
+  });
+
+  test('annotations that are costly or never legitimate on the wire are refused', () => {
+    const meta = (values: unknown) => ({ values, v: 1 });
+    expect(refusal({ json: { n: '9'.repeat(1001) }, meta: meta({ n: ['bigint'] }) })).toMatch(
+      /bigint must be at most 1000 digits/,
+    );
+    expect(decodeWire({ json: { n: '9'.repeat(1000) }, meta: meta({ n: ['bigint'] }) })).toEqual({
+      n: BigInt('9'.repeat(1000)),
+    });
+    for (const type of [
+      'regexp',
+      'symbol',
+      ['class', 'X'],
+      ['custom', 'y'],
+      ['typed-array', 'Nope'],
+    ])
+      expect(refusal({ json: { v: 'x' }, meta: meta({ v: [type] }) }), String(type)).toMatch(
+        /not accepted/,
+      );
+    expect(refusal({ json: { m: [1, 2] }, meta: meta({ m: ['map'] }) })).toMatch(
+      /\[key, value\] pairs/,
+    );
+    expect(refusal({ json: {}, meta: { v: 0 } })).toMatch(/version 1/);
+    expect(refusal({ json: {}, meta: { v: 1, other: 1 } })).toMatch(/unknown meta field/);
+    expect(refusal(null)).toMatch(/envelope/);
+    expect(refusal('x')).toMatch(/envelope/);
+    const many = Object.fromEntries(
+      Array.from({ length: 10_001 }, (_, i) => [`k${i}`, ['undefined']]),
+    );
+    const json = Object.fromEntries(Object.keys(many).map((k) => [k, null]));
+    expect(refusal({ json, meta: meta(many) })).toMatch(/more than 10000 annotations/);
+  });
+
+  test('references: aliases revive, cycles, the root form and walks through a Map are refused', () => {
+    const at = new Date(0);
+    const thread = { createdAt: at, updatedAt: at };
+    const wire = JSON.parse(JSON.stringify(superjson.serialize(thread))) as {
+      meta: { referentialEqualities?: unknown };
+    };
+    expect(wire.meta.referentialEqualities).toBeDefined();
+    const revived = decodeWire<typeof thread>(wire);
+    expect(revived).toEqual(thread);
+    expect(revived.createdAt).toBe(revived.updatedAt);
+
+    const cyclic = {
+      json: { a: { d: null }, b: { c: null } },
+      meta: { referentialEqualities: { a: ['b.c'], b: ['a.d'] }, v: 1 },
+    };
+    expect(refusal(cyclic)).toMatch(/contain itself/);
+    expect(refusal({ json: { a: null }, meta: { referentialEqualities: [['a']], v: 1 } })).toMatch(
+      /must be an object/,
+    );
+    const intoMap = {
+      json: { m: [['k', { x: 1 }]], o: null },
+      meta: { values: { m: ['map'] }, referentialEqualities: { 'm.0.1': ['o'] }, v: 1 },
+    };
+    expect(refusal(intoMap)).toMatch(/into a Map or Set/);
+  });
+
+  test('any annotations at all: a value or a BAD_REQUEST, never a runtime error', () => {
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.constantFrom('undefined', 'Date', 'bigint', 'map', 'set', 'number', 'Error', 'x'),
+        fc.tuple(tie('node'), tie('children')),
+        tie('children'),
+        fc.anything({ maxDepth: 2 }),
+      ),
+      children: fc.dictionary(
+        fc.oneof(fc.constantFrom('a', 'b', '0', '1', 'a.b', '0.1', 'a\\.b', ''), fc.string()),
+        tie('node'),
+        { maxKeys: 3 },
+      ),
+    }));
+    const json = fc.anything({ maxDepth: 3, withDate: false });
+    const meta = fc.oneof(
+      fc.record({ values: tree.node, v: fc.constant(1) }),
+      fc.record({
+        values: tree.node,
+        referentialEqualities: fc.oneof(
+          fc.dictionary(fc.string(), fc.array(fc.constantFrom('a', 'b', 'a.b', '0', ''))),
+          fc.anything({ maxDepth: 2 }),
+        ),
+        v: fc.constant(1),
+      }),
+      fc.anything({ maxDepth: 3 }),
+    );
+    fc.assert(
+      fc.property(json, meta, (j, m) => {
+        refusal({ json: j, meta: m });
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -1,4 +1,6 @@
 import superjson from 'superjson';
+import { AppError } from './errors.js';
+import { assertAcyclic, inspectWireMeta, wireMetaError } from './wireMeta.js';
 
 /** The wire form superjson produces: JSON plus annotations when JSON alone is not exact. */
 export interface SerializedValue {
@@ -80,20 +82,44 @@ export function isPlainJson(v: unknown, depth = 0): boolean {
 }
 
 /**
+ * Revives a payload received from a peer, defensively: the payload must be an envelope
+ * (`{ json, meta? }`), its annotations are checked against {@link inspectWireMeta}'s bounds
+ * before superjson sees them, and whatever superjson still throws becomes one BAD_REQUEST
+ * (never a runtime message, never a stack overflow). Revives in place: the payload must be
+ * freshly parsed JSON that nothing else holds, which is what every link and adapter passes.
+ */
+export function decodeWire<T = unknown>(payload: unknown): T {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw wireMetaError('expected a superjson envelope {"json": …}');
+  const { json, meta } = payload as SerializedValue;
+  // Without annotations there is nothing to revive: the parsed JSON is the value.
+  if (meta === undefined || meta === null) return json as T;
+  const report = inspectWireMeta(json, meta);
+  let value: T;
+  try {
+    value = superjson.deserialize<T>(payload as Parameters<typeof superjson.deserialize>[0], {
+      inPlace: true,
+    });
+  } catch (err) {
+    throw AppError.is(err) ? err : wireMetaError('superjson could not revive the value', err);
+  }
+  if (report.hasReferences) assertAcyclic(value);
+  return value;
+}
+
+/**
  * The wire transformer: superjson's format exactly, with a fast path. Most values (every
  * streamed delta, every thinking step) are plain JSON, for which superjson's output is
  * `{ json: value }`; checking that costs a walk, where superjson's walker allocates a path per
  * node. Anything else (Dates, undefined, Maps, …) goes through superjson. Every link and the
- * server use this object, so both ends agree on the format.
+ * server use this object, so both ends agree on the format, and every transport decodes
+ * with {@link decodeWire}'s bounds.
  */
 export const transformer = {
   serialize(value: unknown): SerializedValue {
     return isPlainJson(value) ? { json: value } : superjson.serialize(value);
   },
   deserialize<T = unknown>(payload: SerializedValue): T {
-    // Without annotations there is nothing to revive: the parsed JSON is the value (superjson
-    // would deep-copy it first).
-    if (payload.meta === undefined || payload.meta === null) return payload.json as T;
-    return superjson.deserialize<T>(payload as Parameters<typeof superjson.deserialize>[0]);
+    return decodeWire<T>(payload);
   },
 };
