@@ -2,7 +2,7 @@ import { createThreadId } from '@tracewire/shared';
 import type { Message } from '@tracewire/shared';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { chunkWords, createDemoAgent, demoAgent, findExpression } from './demoAgent.js';
+import { chunkWords, createDemoAgent, demoAgent } from './demoAgent.js';
 import { createRunContext } from './runContext.js';
 import type { EventBody } from './runContext.js';
 import { runningRun } from './__tests__/runningRun.js';
@@ -54,24 +54,6 @@ function stable(event: EventBody): unknown {
   }
   return [event.type, clockFree(JSON.stringify(event))];
 }
-
-describe('findExpression', () => {
-  test.each([
-    ['what is 2 + 3 * (4 - 1)?', '2 + 3 * (4 - 1)'],
-    ['Compute (2+3)*4.', '(2+3)*4'],
-    ['please do 10 / 0, thanks', '10 / 0'],
-    ['and sqrt(16) too', 'sqrt(16)'],
-    ['max(1, 2) is?', 'max(1, 2)'],
-    ['(see 7*6)', '7*6'],
-    ['-3 + 5 please', '-3 + 5'],
-    ['I have 3 cats', null],
-    ['fail-tool and slow-run', null],
-    ['maximum effort', null],
-    ['hello', null],
-  ])('finds the arithmetic in %j', (text, expected) => {
-    expect(findExpression(text)).toBe(expected);
-  });
-});
 
 describe('chunkWords', () => {
   test('splits into groups of words that join back to the text', () => {

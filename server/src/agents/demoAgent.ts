@@ -1,8 +1,10 @@
 import { AppError } from '@tracewire/shared';
 import { defineAgent } from './define.js';
+import { findExpression } from './expressionFinder.js';
 import { alwaysFailsTool } from './tools/alwaysFails.js';
 import { calculatorTool } from './tools/calculator.js';
 import { clockTool } from './tools/clock.js';
+import { MAX_EXPRESSION_LENGTH } from './tools/expression.js';
 import { wordCountTool } from './tools/wordCount.js';
 import type { AgentContext, AgentDefinition } from './types.js';
 
@@ -20,39 +22,11 @@ export interface DemoAgentOptions {
   wordsPerDelta?: number;
 }
 
-const FUNCTION_NAMES = 'sqrt|abs|round|min|max';
-const CANDIDATE = new RegExp(
-  `(?:\\b(?:${FUNCTION_NAMES})(?=\\s*\\()|\\bpi\\b|[\\d.+\\-*/^%(),\\s])+`,
-  'gi',
-);
-const HAS_OPERATION = new RegExp(
-  `[\\d)]\\s*[-+*/^%]\\s*[-+(\\d.a-z]|\\b(?:${FUNCTION_NAMES})\\s*\\(`,
-  'i',
-);
-
-const count = (text: string, ch: string) => text.split(ch).length - 1;
-
-/** Drops edge characters an expression cannot start or end with, and unmatched edge parens. */
-function trimCandidate(raw: string): string {
-  let s = raw
-    .trim()
-    .replace(/^[\s,)*/^%+.]+/, '')
-    .replace(/[\s,(+\-*/^%.]+$/, '');
-  while (count(s, ')') > count(s, '(') && s.endsWith(')')) s = s.slice(0, -1).trimEnd();
-  while (count(s, '(') > count(s, ')') && s.startsWith('(')) s = s.slice(1).trimStart();
-  return s;
-}
-
-/**
- * The first arithmetic expression in a text (digits with an operator, or a function call
- * such as `sqrt(2)`), or null. Deterministic; used by the demo agent to pick the calculator.
- */
-export function findExpression(text: string): string | null {
-  for (const match of text.matchAll(CANDIDATE)) {
-    const candidate = trimCandidate(match[0]);
-    if (/\d/.test(candidate) && HAS_OPERATION.test(candidate)) return candidate;
-  }
-  return null;
+/** How an expression is quoted back: one too long for the calculator is shortened. */
+function quote(expression: string): string {
+  return expression.length > MAX_EXPRESSION_LENGTH
+    ? `${expression.slice(0, 57)}... (${expression.length} characters)`
+    : expression;
 }
 
 /** Splits text into chunks of `size` words, keeping whitespace so the chunks join back exactly. */
@@ -109,7 +83,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       await ctx.think(`Reading the message: "${preview}"`);
       await pace(ctx);
       const plan = [
-        expression ? `evaluate ${expression} with the calculator` : null,
+        expression ? `evaluate ${quote(expression)} with the calculator` : null,
         countWords ? 'count the words' : null,
         'check the clock in UTC',
         failTool ? 'call a service that is known to fail' : null,
@@ -128,7 +102,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
         sentences.push(
           calc.ok
             ? `${expression} = ${calc.result.value}.`
-            : `I could not compute ${expression}: ${calc.error.message}.`,
+            : `I could not compute ${quote(expression)}: ${calc.error.message}.`,
         );
         await pace(ctx);
       } else {

@@ -40,13 +40,26 @@ export function createCallLogger(
  * First middleware of every procedure: gives the call its own request id and logger
  * (per call even on WebSocket, where tRPC's context is per connection), strips `_meta`
  * before input validation, and tags every error with the request id.
+ *
+ * The input is read only for a verified caller: decoding it is work an anonymous client
+ * must not be able to make the server do (`requireUser` refuses such a call before anything
+ * reads it). For them the request id is generated and `_meta` is stripped only if a
+ * procedure reads its input at all.
  */
 export const requestContext = middleware(async (opts) => {
   const ctx: BaseContext = opts.ctx;
   let requestId = createRequestId();
   try {
-    const { meta, rest } = splitMeta(await opts.getRawInput());
-    if (meta.requestId) requestId = meta.requestId;
+    let meta: CallMeta = {};
+    let getRawInput: () => Promise<unknown>;
+    if (ctx.principal !== null || ctx.transport === 'internal') {
+      const split = splitMeta(await opts.getRawInput());
+      meta = split.meta;
+      if (meta.requestId) requestId = meta.requestId;
+      getRawInput = () => Promise.resolve(split.rest);
+    } else {
+      getRawInput = async () => splitMeta(await opts.getRawInput()).rest;
+    }
     const log = createCallLogger(ctx.services, requestId, ctx.principal?.userId ?? null);
     const callCtx: Omit<CallContext, keyof BaseContext> = { requestId, meta, log };
     // tRPC accepts ctx and getRawInput together at runtime; its types show them separately.
@@ -54,7 +67,7 @@ export const requestContext = middleware(async (opts) => {
       ctx: typeof callCtx;
       getRawInput: () => Promise<unknown>;
     }) => ReturnType<typeof opts.next<typeof callCtx>>;
-    const result = await next({ ctx: callCtx, getRawInput: () => Promise.resolve(rest) });
+    const result = await next({ ctx: callCtx, getRawInput });
     if (!result.ok) {
       const error = toTRPCError(result.error);
       tagRequestId(error, requestId);
@@ -63,7 +76,8 @@ export const requestContext = middleware(async (opts) => {
     // A stream's errors are mapped and tagged by `mapErrors`, innermost.
     return result;
   } catch (err) {
-    // Only invalid `_meta` fails before the call starts: no span, one log line.
+    // Only an input that cannot be decoded or invalid `_meta` fails before the call starts:
+    // no span, one log line.
     const error = toTRPCError(err);
     tagRequestId(error, requestId);
     ctx.services.logger.info(

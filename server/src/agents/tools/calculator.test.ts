@@ -77,6 +77,23 @@ describe('evaluateExpression', () => {
   });
 });
 
+describe('evaluateExpression at the length limit (200 characters)', () => {
+  test.each([
+    ['nested parentheses', '('.repeat(99) + '1' + ')'.repeat(99), 1],
+    ['a chain of unary minus', '-'.repeat(198) + '1', 1],
+    ['a 200-digit number', '9'.repeat(200), 1e200],
+    ['a long sum', '1+'.repeat(99) + '1', 100],
+    ['nested function calls', 'abs('.repeat(39) + '1' + ')'.repeat(39), 1],
+  ])('evaluates %s', (_name, expression, expected) => {
+    expect(expression.length).toBeLessThanOrEqual(200);
+    expect(evaluateExpression(expression)).toBe(expected);
+  });
+
+  test('a tower of powers is refused as too large, not computed forever', () => {
+    expect(() => evaluateExpression('9^'.repeat(99) + '9')).toThrow('Result is too large');
+  });
+});
+
 describe('calculatorTool', () => {
   test('returns the expression and its value', async () => {
     const result = await calculatorTool.execute({ expression: '6 * 7' }, createTestToolContext());

@@ -45,6 +45,16 @@ function describe(token: Token): string {
   }
 }
 
+/** Sticky: they match at `lastIndex` only, so tokenizing never copies the rest of the source. */
+const NUMBER = /\d+(?:\.\d*)?|\.\d+/y;
+const NAME = /[a-z]+/iy;
+
+/** The match of a sticky regex at `at`. */
+function matchAt(re: RegExp, source: string, at: number): string | undefined {
+  re.lastIndex = at;
+  return re.exec(source)?.[0];
+}
+
 function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
@@ -53,15 +63,14 @@ function tokenize(source: string): Token[] {
     if (ch === ' ' || ch === '\t') {
       i++;
     } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(source[i + 1] ?? ''))) {
-      const m = /^(?:\d+(?:\.\d*)?|\.\d+)/.exec(source.slice(i));
-      if (!m) throw syntaxError(`Malformed number at position ${i + 1}`);
-      const text = m[0];
+      const text = matchAt(NUMBER, source, i);
+      if (!text) throw syntaxError(`Malformed number at position ${i + 1}`);
       if (source[i + text.length] === '.')
         throw syntaxError(`Malformed number at position ${i + 1}`);
       tokens.push({ kind: 'number', value: Number(text), pos: i });
       i += text.length;
     } else if (/[a-z]/i.test(ch)) {
-      const name = /^[a-z]+/i.exec(source.slice(i))![0];
+      const name = matchAt(NAME, source, i)!;
       tokens.push({ kind: 'ident', name: name.toLowerCase(), pos: i });
       i += name.length;
     } else if (OPERATORS.has(ch)) {
