@@ -120,6 +120,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
 /** ChatStore methods that get a span (all but ping/close). */
 const CHAT_STORE_METHODS = [
   'createThread',
+  'countThreads',
   'getThread',
   'listThreads',
   'createMessageAndRun',

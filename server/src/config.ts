@@ -18,6 +18,8 @@ const EnvSchema = z.object({
   TRACEWIRE_AUTH_AUDIENCE: z.string().min(1).optional(),
   TRACEWIRE_AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   TRACEWIRE_AUTH_PUBLIC_KEY: z.string().min(1).optional(),
+  TRACEWIRE_AUTH_ALLOW_NO_EXP: bool(false),
+  TRACEWIRE_MAX_CONNECTION_LIFETIME_MS: int(3_600_000, 1_000),
   TRACEWIRE_WS_AUTH_TIMEOUT_MS: int(10_000, 1),
   TRACEWIRE_ALLOWED_ORIGINS: z.string().optional(),
   TRACEWIRE_MAX_CONNECTIONS: int(10_000, 1),
@@ -45,6 +47,8 @@ const EnvSchema = z.object({
   TRACEWIRE_MAX_BODY_BYTES: int(1_048_576, 1024),
   TRACEWIRE_MAX_BATCH_SIZE: int(50, 1),
   TRACEWIRE_MAX_CONCURRENT_RUNS_PER_USER: int(8, 1),
+  TRACEWIRE_MAX_THREADS_PER_USER: int(1_000, 1),
+  TRACEWIRE_HTTP_RESPONSE_BUDGET_BYTES: int(4_194_304, 1024),
   TRACEWIRE_SSE_ENABLED: bool(true),
   TRACEWIRE_SEND_HIGH_WATER_BYTES: int(1_048_576, 1024),
   TRACEWIRE_SLOW_CONSUMER_TIMEOUT_MS: int(10_000, 10),
@@ -52,6 +56,9 @@ const EnvSchema = z.object({
   TRACEWIRE_RETENTION_MAX_EVENTS: int(10_000),
   TRACEWIRE_RETENTION_MAX_AGE_MS: int(7 * 24 * 3_600_000),
 });
+
+/** Every environment variable the server reads (tests check that each one's effect is tested). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
 /** The server's typed configuration. */
 export interface Config {
@@ -61,18 +68,25 @@ export interface Config {
   host: string;
   dataDir: string;
   auth: {
-    /** HS256 secret. In development a fixed dev secret is used when unset. */
+    /**
+     * HS256 secret: `TRACEWIRE_AUTH_SECRET`, else the public dev secret when no key of any
+     * kind is configured outside production, else '' (HS256 off).
+     */
     secret: string;
-    /** False when only asymmetric keys are accepted (production with a JWKS / public key and no secret). */
+    /** False when only asymmetric keys are accepted (a JWKS / public key and no secret, in any mode). */
     hs256: boolean;
     /** Remote JWK Set (RS256) fetched and cached by jose. */
     jwksUrl: string | undefined;
     /** SPKI PEM public key (RS256). */
     publicKey: string | undefined;
-    /** True when `secret` is the built-in dev secret. */
+    /** True when `secret` is the built-in dev secret (no key of any kind configured). */
     devSecret: boolean;
     issuer: string | undefined;
     audience: string | undefined;
+    /** Refuse tokens without `exp` (the default; `TRACEWIRE_AUTH_ALLOW_NO_EXP` turns it off). */
+    requireExp: boolean;
+    /** A connection authenticated by a token without `exp` is closed after this long. */
+    noExpLifetimeMs: number;
   };
   logLevel: string;
   agent: {
@@ -111,8 +125,16 @@ export interface Config {
     /** Per-user token bucket on mutations. */
     mutationsPerSecond: number;
     mutationBurst: number;
+    /** Threads one user may own; `chat.createThread` beyond it is FORBIDDEN. */
+    maxThreadsPerUser: number;
   };
-  http: { maxBodyBytes: number; maxBatchSize: number; sseEnabled: boolean };
+  http: {
+    maxBodyBytes: number;
+    maxBatchSize: number;
+    sseEnabled: boolean;
+    /** JSON bytes the answers to one HTTP request may hold (see middleware/responseBudget.ts). */
+    responseBudgetBytes: number;
+  };
   delivery: {
     /** Above this many unsent bytes on a connection, a subscription stops writing and waits. */
     highWaterBytes: number;
@@ -127,7 +149,10 @@ export interface Config {
   otlpExportThread: boolean;
 }
 
-/** The dev secret used when none is configured outside production. Never for production. */
+/**
+ * The dev secret, used only when no key of any kind (secret, JWKS URL, public key) is
+ * configured, outside production. It is in the source: anyone can sign tokens with it.
+ */
 export const DEV_AUTH_SECRET = 'tracewire-dev-secret-do-not-use-in-production';
 
 /** Thrown on invalid configuration; the message lists every bad variable. */
@@ -144,7 +169,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const asymmetric = Boolean(e.TRACEWIRE_AUTH_JWKS_URL ?? e.TRACEWIRE_AUTH_PUBLIC_KEY);
-  if (e.NODE_ENV === 'production' && !e.TRACEWIRE_AUTH_SECRET && !asymmetric) {
+  const secret = e.TRACEWIRE_AUTH_SECRET;
+  // The public dev secret only when nothing else could authenticate anyone: with a key
+  // configured, an HS256 token is accepted only with a secret someone chose, in every mode.
+  const devSecret = !secret && !asymmetric;
+  if (e.NODE_ENV === 'production' && devSecret) {
     throw new ConfigError(
       'Invalid configuration:\n  TRACEWIRE_AUTH_SECRET: required when NODE_ENV=production ' +
         '(or set TRACEWIRE_AUTH_JWKS_URL / TRACEWIRE_AUTH_PUBLIC_KEY)',
@@ -161,14 +190,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir: e.TRACEWIRE_DATA_DIR,
     auth: {
-      secret: e.TRACEWIRE_AUTH_SECRET ?? DEV_AUTH_SECRET,
-      devSecret: !e.TRACEWIRE_AUTH_SECRET,
-      hs256: Boolean(e.TRACEWIRE_AUTH_SECRET) || e.NODE_ENV !== 'production',
+      secret: secret ?? (devSecret ? DEV_AUTH_SECRET : ''),
+      devSecret,
+      hs256: Boolean(secret) || devSecret,
       jwksUrl: e.TRACEWIRE_AUTH_JWKS_URL,
       // Env files often carry PEM newlines as literal `\n`.
       publicKey: e.TRACEWIRE_AUTH_PUBLIC_KEY?.replace(/\\n/g, '\n'),
       issuer: e.TRACEWIRE_AUTH_ISSUER,
       audience: e.TRACEWIRE_AUTH_AUDIENCE,
+      requireExp: !e.TRACEWIRE_AUTH_ALLOW_NO_EXP,
+      noExpLifetimeMs: e.TRACEWIRE_MAX_CONNECTION_LIFETIME_MS,
     },
     logLevel: e.TRACEWIRE_LOG_LEVEL,
     agent: {
@@ -199,11 +230,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptionsPerConnection: e.TRACEWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       mutationsPerSecond: e.TRACEWIRE_MUTATIONS_PER_SECOND,
       mutationBurst: e.TRACEWIRE_MUTATION_BURST,
+      maxThreadsPerUser: e.TRACEWIRE_MAX_THREADS_PER_USER,
     },
     http: {
       maxBodyBytes: e.TRACEWIRE_MAX_BODY_BYTES,
       maxBatchSize: e.TRACEWIRE_MAX_BATCH_SIZE,
       sseEnabled: e.TRACEWIRE_SSE_ENABLED,
+      responseBudgetBytes: e.TRACEWIRE_HTTP_RESPONSE_BUDGET_BYTES,
     },
     delivery: {
       highWaterBytes: e.TRACEWIRE_SEND_HIGH_WATER_BYTES,

@@ -2,6 +2,7 @@ import type { AppError, CallMeta } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/tokens.js';
 import type { DeliverySink } from './events/flowControl.js';
+import type { ResponseBudget } from './limits/responseBudget.js';
 import type { Services } from './services.js';
 
 /** How a call arrived. */
@@ -22,6 +23,11 @@ export interface BaseContext {
   connectionId: string | null;
   /** The connection subscriptions write to (backpressure); null for HTTP calls and in-process. */
   sink: DeliverySink | null;
+  /**
+   * Bytes the answers of this request may hold (one per HTTP request); absent: no budget
+   * (in-process callers, and transports that bound what they send another way).
+   */
+  responseBudget?: ResponseBudget;
 }
 
 /** Context inside a procedure, after the per-call middleware. */

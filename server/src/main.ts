@@ -2,7 +2,7 @@ import { startTelemetry, traceLogMixin } from '@tracewire/otel';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createTracewire } from './app.js';
-import { signToken } from './auth/tokens.js';
+import { announceAuth } from './auth/announce.js';
 
 const VERSION = '0.1.0';
 
@@ -46,13 +46,7 @@ async function main(): Promise<void> {
     'telemetry started',
   );
   process.stdout.write(`Tracewire listening on ${server.url}\n`);
-  if (config.auth.devSecret) {
-    const token = await signToken({ ...config.auth, userId: 'demo', expiresIn: '30d' });
-    process.stdout.write(
-      `Development mode: no TRACEWIRE_AUTH_SECRET set, using the built-in dev secret.\n` +
-        `Demo token (user "demo", 30 days):\n${token}\n`,
-    );
-  }
+  await announceAuth(config, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

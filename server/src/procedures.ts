@@ -4,6 +4,7 @@ import { requireUser } from './middleware/auth.js';
 import { mapErrors } from './middleware/mapErrors.js';
 import { enforceLimits } from './middleware/limits.js';
 import { callLog, requestContext } from './middleware/requestContext.js';
+import { enforceResponseBudget, responseBudgetTurns } from './middleware/responseBudget.js';
 import { baseProcedure } from './trpc.js';
 
 /**
@@ -21,12 +22,22 @@ const tracing = createTracingMiddleware<CallContext>({
   contextPerStep: false,
 });
 
-/** Every procedure starts here: request id, logger, `_meta` handling, error mapping. */
+/**
+ * Every procedure starts here: the calls of a batch in turn, request id, logger, `_meta`
+ * handling, error mapping.
+ */
 export const publicProcedure = baseProcedure
+  .use(responseBudgetTurns)
   .use(requestContext)
   .use((opts) => tracing(opts))
   .use(callLog)
   .use(mapErrors);
 
-/** Procedures that need a verified user; per-user limits (rate, subscriptions) apply. */
-export const authedProcedure = publicProcedure.use(requireUser).use(enforceLimits);
+/**
+ * Procedures that need a verified user; the request's response budget and per-user limits
+ * (rate, subscriptions) apply.
+ */
+export const authedProcedure = publicProcedure
+  .use(requireUser)
+  .use(enforceResponseBudget)
+  .use(enforceLimits);

@@ -1,4 +1,4 @@
-import { TRPCError, initTRPC } from '@trpc/server';
+import { initTRPC } from '@trpc/server';
 import {
   AppError,
   appCodeFromTrpcCode,
@@ -8,7 +8,7 @@ import {
 } from '@tracewire/shared';
 import { ZodError, z } from 'zod';
 import type { BaseContext } from './context.js';
-import { requestIdOf } from './errors.js';
+import { publicMessage, requestIdOf, withheldMessage } from './errors.js';
 
 /**
  * The one tRPC instance. `isDev` is pinned to false so tRPC never sends stacks by itself;
@@ -21,7 +21,7 @@ const t = initTRPC.context<BaseContext>().create({
     ping: { enabled: true, intervalMs: 15_000 },
     client: { reconnectAfterInactivityMs: 40_000 },
   },
-  errorFormatter({ shape, error, ctx }) {
+  errorFormatter({ shape, error, ctx, path }) {
     const appCode = AppError.is(error.cause) ? error.cause.code : appCodeFromTrpcCode(error.code);
     const requestId = requestIdOf(error) ?? createRequestId();
     const zodError =
@@ -29,7 +29,14 @@ const t = initTRPC.context<BaseContext>().create({
         ? (z.flattenError(error.cause) as AppErrorData['zodError'])
         : null;
     const dev = ctx?.services.config.isDev ?? false;
-    const hideMessage = appCode === 'INTERNAL' && !dev && !(error.cause instanceof TRPCError);
+    const message = dev ? shape.message : publicMessage(error, appCode);
+    if (message === null) {
+      // Withheld from the client: the details go to the log, under the id the client gets.
+      ctx?.services.logger.warn(
+        { request_id: requestId, path, code: error.code, reason: error.message, err: error.cause },
+        'error details withheld from the client',
+      );
+    }
     const data: AppErrorData & typeof shape.data = {
       ...shape.data,
       appCode,
@@ -37,7 +44,7 @@ const t = initTRPC.context<BaseContext>().create({
       zodError,
       ...(dev && error.stack ? { stack: error.stack } : {}),
     };
-    return { ...shape, message: hideMessage ? 'Internal server error' : shape.message, data };
+    return { ...shape, message: message ?? withheldMessage(appCode), data };
   },
 });
 

@@ -83,7 +83,73 @@ describe('authenticator', () => {
   });
 });
 
+describe('tokens without exp', () => {
+  const noExp = (sub: string) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .sign(new TextEncoder().encode(secret));
+
+  test('are refused by default, naming the missing claim', async () => {
+    const auth = createAuthenticator({ secret });
+    const err = await refusal(auth.verify(await noExp('dana')));
+    expect([err.code, err.message, isTokenExpiredError(err)]).toEqual([
+      'UNAUTHORIZED',
+      'token has no exp claim',
+      false,
+    ]);
+  });
+
+  test('when allowed, authenticate connections for at most the configured lifetime', async () => {
+    const auth = createAuthenticator({ secret, requireExp: false, noExpLifetimeMs: 60_000 });
+    const before = Date.now();
+    const principal = await auth.verify(await noExp('erin'));
+    expect(principal.userId).toBe('erin');
+    expect(principal.expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(principal.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+    // A token with exp keeps its own.
+    const withExp = await auth.verify(await signToken({ secret, userId: 'erin', expiresIn: '2h' }));
+    expect(withExp.expiresAt).toBeGreaterThan(Date.now() + 3_600_000);
+  });
+});
+
 describe('auth configuration', () => {
+  const pem = '-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----';
+
+  test('with a public key or a JWKS URL and no secret, HS256 is off in every mode: the dev secret is never used', () => {
+    for (const NODE_ENV of [undefined, 'development', 'test', 'production'] as const) {
+      for (const key of [
+        { TRACEWIRE_AUTH_PUBLIC_KEY: pem },
+        { TRACEWIRE_AUTH_JWKS_URL: 'https://idp.example/jwks.json' },
+      ]) {
+        const { auth } = loadConfig({ ...(NODE_ENV ? { NODE_ENV } : {}), ...key });
+        expect(
+          [auth.hs256, auth.devSecret, auth.secret],
+          `${NODE_ENV} ${Object.keys(key)[0]}`,
+        ).toEqual([false, false, '']);
+      }
+    }
+  });
+
+  test('the dev secret only when no key of any kind is configured, outside production; a configured secret works beside keys', () => {
+    expect(loadConfig({}).auth).toMatchObject({ hs256: true, devSecret: true });
+    expect(loadConfig({ NODE_ENV: 'test' }).auth).toMatchObject({ hs256: true, devSecret: true });
+    expect(
+      loadConfig({ TRACEWIRE_AUTH_SECRET: secret, TRACEWIRE_AUTH_PUBLIC_KEY: pem }).auth,
+    ).toMatchObject({ hs256: true, devSecret: false, secret });
+  });
+
+  test('tokens without exp are refused unless TRACEWIRE_AUTH_ALLOW_NO_EXP, with a lifetime', () => {
+    expect(loadConfig({}).auth).toMatchObject({ requireExp: true, noExpLifetimeMs: 3_600_000 });
+    expect(
+      loadConfig({
+        TRACEWIRE_AUTH_ALLOW_NO_EXP: 'true',
+        TRACEWIRE_MAX_CONNECTION_LIFETIME_MS: '5000',
+      }).auth,
+    ).toMatchObject({ requireExp: false, noExpLifetimeMs: 5000 });
+    expect(() => loadConfig({ TRACEWIRE_MAX_CONNECTION_LIFETIME_MS: '10' })).toThrow(ConfigError);
+  });
+
   test('production needs a secret or asymmetric keys; with only keys, HS256 is off', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     const c = loadConfig({

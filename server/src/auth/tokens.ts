@@ -18,7 +18,11 @@ export interface Principal {
   kind: 'user' | 'service';
   /** Service name for service principals. */
   service?: string;
-  /** Token expiry (ms since epoch), when the token has one. */
+  /**
+   * When connections authenticated by this token must close (ms since epoch): the token's
+   * `exp`, or for a token without one (accepted only with `requireExp: false`) the end of
+   * `noExpLifetimeMs` from its verification. Null only for in-process principals.
+   */
   expiresAt: number | null;
 }
 
@@ -44,6 +48,13 @@ export interface AuthOptions {
   audience?: string | undefined;
   /** Request timeout for the JWKS fetch (ms). Default 5000. */
   jwksTimeoutMs?: number | undefined;
+  /** Refuse tokens without an `exp` claim. Default true. */
+  requireExp?: boolean | undefined;
+  /**
+   * For a token without `exp` (when allowed): how long connections it authenticates may
+   * stay open, from its verification. Default 3,600,000 (1 h).
+   */
+  noExpLifetimeMs?: number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -110,6 +121,8 @@ function toAuthError(err: unknown): AppError {
   if (AppError.is(err)) return err;
   if (err instanceof joseErrors.JWTExpired)
     return new AppError('UNAUTHORIZED', 'token expired', { cause: err });
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.reason === 'missing')
+    return new AppError('UNAUTHORIZED', `token has no ${err.claim} claim`, { cause: err });
   if (err instanceof joseErrors.JWTClaimValidationFailed)
     return new AppError('UNAUTHORIZED', `token claim invalid: ${err.claim}`, { cause: err });
   const keySetUnreachable =
@@ -129,11 +142,14 @@ function toAuthError(err: unknown): AppError {
 /**
  * Creates the authenticator: HS256 with the shared secret and/or RS256 with a JWKS URL or a
  * PEM public key, picked by the token's `alg` (never `none`; an algorithm whose key is not
- * configured is refused). `sub` = user id; `exp` honoured; `iss`/`aud` checked when set.
+ * configured is refused). `sub` = user id; `exp` required (unless `requireExp: false`) and
+ * honoured; `iss`/`aud` checked when set.
  */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const { algorithms, resolve } = createKeyResolver(opts);
   const verified = createVerifiedCache();
+  const requiredClaims = opts.requireExp === false ? [] : ['exp'];
+  const noExpLifetimeMs = opts.noExpLifetimeMs ?? 3_600_000;
   return {
     async verify(token) {
       if (!token || token.length > MAX_TOKEN_CHARS)
@@ -143,6 +159,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       try {
         const { payload } = await jwtVerify(token, resolve, {
           algorithms,
+          requiredClaims,
           ...(opts.issuer ? { issuer: opts.issuer } : {}),
           ...(opts.audience ? { audience: opts.audience } : {}),
         });
@@ -153,7 +170,8 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
           userId: sub.data,
           kind: svc ? 'service' : 'user',
           ...(svc ? { service: svc } : {}),
-          expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+          expiresAt:
+            typeof payload.exp === 'number' ? payload.exp * 1000 : Date.now() + noExpLifetimeMs,
         });
         verified.set(token, principal);
         return principal;

@@ -5,7 +5,8 @@ import { signToken } from '../auth/tokens.js';
 
 /**
  * `tracewire token --user alice [--expires 24h] [--service name]`: prints a token signed
- * with the configured secret (the dev secret when none is set outside production).
+ * with the configured secret (the public dev secret when no key of any kind is configured,
+ * outside production).
  */
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -23,6 +23,9 @@ export const LIMIT_NAMES = [
   'ws_payload_too_large',
   'http_payload_too_large',
   'batch_too_large',
+  'response_budget',
+  'threads_per_user',
+  'url_token',
 ] as const;
 
 /** A counted refusal. */

@@ -8,6 +8,8 @@ export type { LimitCounters, LimitName } from './counters.js';
 export { createTokenBucket, createKeyedTokenBuckets } from './tokenBucket.js';
 export type { TokenBucket, KeyedTokenBuckets, TakeResult } from './tokenBucket.js';
 export { createSlotCounter } from './slots.js';
+export { createResponseBudget, jsonByteLength } from './responseBudget.js';
+export type { ResponseBudget } from './responseBudget.js';
 export type { SlotCounter } from './slots.js';
 
 /** The per-server limit state shared by the middleware and the transport. */

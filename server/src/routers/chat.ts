@@ -9,15 +9,23 @@ import {
   formatEventId,
 } from '@tracewire/shared';
 import { createAccess } from '../access.js';
+import { limitsFor } from '../limits/index.js';
 import { authedProcedure } from '../procedures.js';
 import { router } from '../trpc.js';
 
 /** Threads, messages and runs: the mutations a chat client sends. */
 export const chatRouter = router({
   createThread: authedProcedure.input(CreateThreadInputSchema).mutation(async ({ ctx, input }) => {
+    const limits = limitsFor(ctx.services);
+    const max = limits.config.maxThreadsPerUser;
     const thread = await ctx.services.store.createThread({
       userId: ctx.principal.userId,
       title: input.title ?? 'New chat',
+      admit: (threadCount) => {
+        if (threadCount < max) return;
+        limits.hit('threads_per_user');
+        throw new AppError('FORBIDDEN', `at most ${max} threads per user`);
+      },
     });
     ctx.log.info({ thread_id: thread.id }, 'thread created');
     return thread;

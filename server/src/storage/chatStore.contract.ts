@@ -100,6 +100,51 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       expect(seen).toEqual([...created].reverse());
     });
 
+    test('counts a user’s threads and admits a create against that count atomically', async () => {
+      await using ctx = await factory();
+      const alice = newUser();
+      const bob = newUser();
+      expect(await ctx.store.countThreads(alice)).toBe(0);
+      const seen: number[] = [];
+      const cap = 3;
+      const admit = (n: number) => {
+        seen.push(n);
+        if (n >= cap) throw new AppError('FORBIDDEN', `at most ${cap} threads per user`);
+      };
+      await ctx.store.createThread({ userId: bob, title: 'b', admit });
+      for (let i = 0; i < cap; i++)
+        await ctx.store.createThread({ userId: alice, title: `a${i}`, admit });
+      await expectAppError(
+        ctx.store.createThread({ userId: alice, title: 'over', admit }),
+        'FORBIDDEN',
+      );
+      expect(seen).toEqual([0, 0, 1, 2, 3]);
+      expect(await ctx.store.countThreads(alice)).toBe(cap);
+      expect(await ctx.store.countThreads(bob)).toBe(1);
+      // A refused create wrote nothing.
+      expect((await ctx.store.listThreads(alice, { limit: 10 })).items.map((t) => t.title)).toEqual(
+        ['a2', 'a1', 'a0'],
+      );
+    });
+
+    test('concurrent creates never take a user past the cap the admission check enforces', async () => {
+      await using ctx = await factory();
+      const userId = newUser();
+      const cap = 5;
+      const admit = (n: number) => {
+        if (n >= cap) throw new AppError('FORBIDDEN', `at most ${cap} threads per user`);
+      };
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) =>
+          ctx.store.createThread({ userId, title: `t${i}`, admit }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(cap);
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'FORBIDDEN' });
+      expect(await ctx.store.countThreads(userId)).toBe(cap);
+    });
+
     test('rejects a malformed cursor with BAD_REQUEST', async () => {
       await using ctx = await factory();
       const userId = newUser();

@@ -43,6 +43,18 @@ export interface SendResult {
   created: boolean;
 }
 
+/** What `chat.createThread` writes. */
+export interface NewThread {
+  userId: UserId;
+  title: string;
+  /**
+   * Admission check, given how many threads the user owns now, run inside the same atomic
+   * step as the insert (so concurrent creates cannot pass it together); throw (e.g.
+   * FORBIDDEN) to refuse without writing.
+   */
+  admit?: (threadCount: number) => void;
+}
+
 /** Fields a run transition may set. */
 export interface RunPatch {
   status: RunStatus;
@@ -62,8 +74,10 @@ export interface RunPatch {
  * write no event: they are the record half a ledger builds on.
  */
 export interface ChatStore {
-  /** Creates a thread owned by `userId`. */
-  createThread(input: { userId: UserId; title: string }): Promise<Thread>;
+  /** Creates a thread owned by `userId` (after `admit`, when given, accepts the user's count). */
+  createThread(input: NewThread): Promise<Thread>;
+  /** How many threads the user owns. */
+  countThreads(userId: UserId): Promise<number>;
   /** A thread by id, or null. */
   getThread(id: ThreadId): Promise<Thread | null>;
   /** The user's threads, most recently created first. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError } from '@tracewire/shared';
 import type { Services } from '../services.js';
 
 /** Handles `/health/live` (process up) and `/health/ready` (store answers, not stopping). */
@@ -17,7 +18,11 @@ export function createHealthHandler(services: Services, isStopping: () => boolea
         await services.store.ping();
         send(res, 200, { status: 'ready' });
       } catch (err) {
-        send(res, 503, { status: 'unavailable', reason: (err as Error).message });
+        // A store failure's own text (a driver's message) is for the log, not the probe.
+        services.logger.warn({ err }, 'readiness check failed');
+        const reason =
+          AppError.is(err) || services.config.isDev ? (err as Error).message : 'store unavailable';
+        send(res, 503, { status: 'unavailable', reason });
       }
       return true;
     }

@@ -7,7 +7,7 @@ import { AppError, CLOSE_CODES } from '@tracewire/shared';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isTokenExpiredError } from '../auth/tokens.js';
 import type { BaseContext } from '../context.js';
-import { limitsFor, type Limits } from '../limits/index.js';
+import { createResponseBudget, limitsFor, type Limits } from '../limits/index.js';
 import { appRouter } from '../routers/index.js';
 import type { Services } from '../services.js';
 import {
@@ -16,10 +16,11 @@ import {
   type Connection,
   type ConnectionRegistry,
 } from './connections.js';
-import { bearerToken, resolveContext } from './context.js';
+import { httpCredentials, resolveContext } from './context.js';
 import { guardFrames, type FrameGuardSettings } from './frameGuard.js';
 import type { LimitName } from '../limits/counters.js';
 import { createHealthHandler } from './health.js';
+import { API_SECURITY_HEADERS, setSecurityHeaders } from './httpHeaders.js';
 import { isOriginAllowed } from './origin.js';
 import { createWireEncoder } from './wsEncoder.js';
 import { ConnectionSubscriptions, type SubscriptionServerOptions } from './wsSubscriptions.js';
@@ -60,8 +61,13 @@ const TRY_AGAIN_LATER = 1013;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Counts tRPC-level refusals (body size, batch size) reported through `onError`. */
-function countAdapterRefusal(limits: Limits, error: { code: string; message: string }): void {
-  if (error.code === 'PAYLOAD_TOO_LARGE') limits.hit('http_payload_too_large');
+function countAdapterRefusal(
+  limits: Limits,
+  error: { code: string; message: string; cause?: unknown },
+): void {
+  // The response budget's refusals (an AppError) are counted where they are made.
+  if (error.code === 'PAYLOAD_TOO_LARGE' && !AppError.is(error.cause))
+    limits.hit('http_payload_too_large');
   else if (error.message === 'Batch call exceeds maximum size') limits.hit('batch_too_large');
 }
 
@@ -130,6 +136,12 @@ export function createTransport(opts: TransportOptions): Transport {
     maxBatchSize: config.http.maxBatchSize,
     createContext: async ({ req, res, info }) => {
       const sse = info.type === 'subscription';
+      if (sse && !config.http.sseEnabled) {
+        throw new AppError(
+          'BAD_REQUEST',
+          'subscriptions over SSE are turned off on this server (TRACEWIRE_SSE_ENABLED=false): subscribe over WebSocket',
+        );
+      }
       if (sse) {
         // Event frames written in one turn leave in one syscall (see batchTick).
         const write = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -141,9 +153,10 @@ export function createTransport(opts: TransportOptions): Transport {
       const ctx = await resolveContext({
         services,
         transport: sse ? 'sse' : 'http',
-        token: bearerToken(req) ?? info.connectionParams?.['token'],
+        ...httpCredentials({ req, sse, connectionParams: info.connectionParams }, limits),
         connectionId: null,
         sink: sse ? { bufferedAmount: () => res.writableLength, close: () => res.destroy() } : null,
+        ...(sse ? {} : { responseBudget: createResponseBudget(config.http.responseBudgetBytes) }),
       });
       const expiresAt = ctx.principal?.expiresAt;
       if (sse && expiresAt) {
@@ -166,6 +179,7 @@ export function createTransport(opts: TransportOptions): Transport {
   const health = createHealthHandler(services, () => stopping);
 
   const httpServer = createServer((req, res) => {
+    setSecurityHeaders(res, API_SECURITY_HEADERS);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === TRPC_PATH || path.startsWith(`${TRPC_PATH}/`)) {
       if (stopping) {

@@ -14,6 +14,7 @@ import {
 import { sql, type Kysely } from 'kysely';
 import type {
   ChatStore,
+  NewThread,
   Page,
   PageOptions,
   RunPatch,
@@ -83,7 +84,7 @@ export class SqliteChatStore implements ChatStore {
     }
   }
 
-  createThread(input: { userId: UserId; title: string }): Promise<Thread> {
+  createThread(input: NewThread): Promise<Thread> {
     return this.#call(() => {
       const now = Date.now();
       const row = {
@@ -94,11 +95,31 @@ export class SqliteChatStore implements ChatStore {
         updated_at: now,
       };
       const insert = this.#db.insertInto('threads').values(row).compile();
+      const count = input.admit ? this.#countThreadsQuery(input.userId) : null;
+      // In the group commit's transaction, one write at a time: the count a check sees
+      // includes every thread created before it, committed or not.
       return this.#writes.run(() => {
+        if (count) input.admit?.(this.#sync.first(count)?.n ?? 0);
         this.#sync.run(insert);
         return toThread({ ...row, pos: 0 });
       });
     });
+  }
+
+  countThreads(userId: UserId): Promise<number> {
+    return this.#call(async () => {
+      const row = await this.#db.executeQuery(this.#countThreadsQuery(userId));
+      return row.rows[0]?.n ?? 0;
+    });
+  }
+
+  /** The user's thread count; an index range scan on (user_id, pos). */
+  #countThreadsQuery(userId: UserId) {
+    return this.#db
+      .selectFrom('threads')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId)
+      .compile();
   }
 
   getThread(id: ThreadId): Promise<Thread | null> {
