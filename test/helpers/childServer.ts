@@ -45,6 +45,8 @@ export interface ChildServerOptions {
   entry?: string;
   /** Extra environment (TRACEWIRE_*). */
   env?: Record<string, string>;
+  /** Variables the child must not get at all, defaults included (e.g. `NODE_ENV`, `TRACEWIRE_AUTH_SECRET`). */
+  unset?: readonly string[];
   /** Reuse a data dir (restarts); a fresh temp dir otherwise, removed on dispose. */
   dataDir?: string;
   /** Port to bind (restarts reuse the first port); 0 picks a free one. */
@@ -71,18 +73,20 @@ export function readRssBytes(pid: number): number {
 export async function startChildServer(opts: ChildServerOptions = {}): Promise<ChildServer> {
   const ownsDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tracewire-child-'));
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(opts.port ?? 0),
+    TRACEWIRE_DATA_DIR: dataDir,
+    TRACEWIRE_AUTH_SECRET: TEST_AUTH_SECRET,
+    TRACEWIRE_LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  for (const name of opts.unset ?? []) delete env[name];
   const child = spawn(process.execPath, [opts.entry ?? MAIN_ENTRY], {
     cwd: repoRoot,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(opts.port ?? 0),
-      TRACEWIRE_DATA_DIR: dataDir,
-      TRACEWIRE_AUTH_SECRET: TEST_AUTH_SECRET,
-      TRACEWIRE_LOG_LEVEL: 'warn',
-      ...opts.env,
-    },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

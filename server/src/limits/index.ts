@@ -1,3 +1,4 @@
+import { ATTR_TRACEWIRE_LIMIT_NAME, type TracewireMetrics } from '@tracewire/otel';
 import { loadConfig, type Config } from '../config.js';
 import { createLimitCounters, type LimitCounters, type LimitName } from './counters.js';
 import { createSlotCounter, type SlotCounter } from './slots.js';
@@ -38,9 +39,16 @@ export interface LimitStats {
   rateLimitedKeys: number;
 }
 
+/** Options of {@link createLimits}. */
+export interface CreateLimitsOptions {
+  /** Called on every refusal (the refusal metric), after it is counted. */
+  onRefusal?: (name: LimitName) => void;
+}
+
 /** Creates the limit state for one server from its config. */
-export function createLimits(config: Config['limits']): Limits {
+export function createLimits(config: Config['limits'], opts: CreateLimitsOptions = {}): Limits {
   const counters = createLimitCounters();
+  const { onRefusal } = opts;
   const subscriptions = createSlotCounter();
   const sseStreams = createSlotCounter();
   const mutations = createKeyedTokenBuckets({
@@ -53,7 +61,10 @@ export function createLimits(config: Config['limits']): Limits {
     mutations,
     subscriptions,
     sseStreams,
-    hit: (name) => counters.hit(name),
+    hit: (name) => {
+      counters.hit(name);
+      onRefusal?.(name);
+    },
     stats: () => ({
       refusals: counters.stats(),
       connectionsWithSubscriptions: subscriptions.size(),
@@ -70,11 +81,20 @@ const byServices = new WeakMap<object, Limits>();
  * the middleware and the transport share it without a process-wide singleton: two servers in
  * one process (tests) never share counters or buckets.
  */
-export function limitsFor(services: { config: Config }): Limits {
+export function limitsFor(services: {
+  config: Config;
+  metrics?: Pick<TracewireMetrics, 'limitRefusals'>;
+}): Limits {
   let limits = byServices.get(services);
   if (!limits) {
+    const refusals = services.metrics?.limitRefusals;
     // Hand-built configs (tests) may predate the limits section: use the defaults then.
-    limits = createLimits(services.config.limits ?? loadConfig({}).limits);
+    limits = createLimits(services.config.limits ?? loadConfig({}).limits, {
+      // The refusal metric (`tracewire.limits.refusals`, by `tracewire.limit.name`).
+      ...(refusals
+        ? { onRefusal: (name) => refusals.add(1, { [ATTR_TRACEWIRE_LIMIT_NAME]: name }) }
+        : {}),
+    });
     byServices.set(services, limits);
   }
   return limits;
