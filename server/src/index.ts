@@ -7,7 +7,7 @@ export { appRouter } from './routers/index.js';
 export type { AppRouter } from './routers/index.js';
 export { createTracewire } from './app.js';
 export type { CreateTracewireOptions, TracewireServer } from './app.js';
-export { loadConfig, ConfigError, DEV_AUTH_SECRET } from './config.js';
+export { loadConfig, ConfigError, CONFIG_VARIABLES, DEV_AUTH_SECRET } from './config.js';
 export type { Config } from './config.js';
 export { createLogger } from './logger.js';
 export { createAuthenticator, signToken } from './auth/tokens.js';

@@ -6,8 +6,8 @@ import { TEST_AUTH_SECRET } from '../helpers/server.js';
 /** Claims for a hand-made test token. */
 export interface TokenSpec {
   sub?: string;
-  /** Seconds from now (negative = already expired). Default 3600. */
-  expiresInSec?: number;
+  /** Seconds from now (negative = already expired); null: no `exp` claim at all. Default 3600. */
+  expiresInSec?: number | null;
   iss?: string;
   aud?: string;
 }
@@ -19,9 +19,8 @@ export async function hsToken(spec: TokenSpec = {}, secret = TEST_AUTH_SECRET): 
 
 function build(spec: TokenSpec): SignJWT {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({})
-    .setIssuedAt(now - 60)
-    .setExpirationTime(now + (spec.expiresInSec ?? 3600));
+  const jwt = new SignJWT({}).setIssuedAt(now - 60);
+  if (spec.expiresInSec !== null) jwt.setExpirationTime(now + (spec.expiresInSec ?? 3600));
   if (spec.sub !== '') jwt.setSubject(spec.sub ?? 'alice');
   if (spec.iss) jwt.setIssuer(spec.iss);
   if (spec.aud) jwt.setAudience(spec.aud);
