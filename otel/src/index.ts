@@ -11,7 +11,9 @@ export {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
   ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_TOOL_CALL_ID,
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_MESSAGING_DESTINATION_NAME,
@@ -83,6 +85,8 @@ export type { TracingLinkOptions } from './clientLink.js';
 export { startProducerSpan, withEventProducer } from './producer.js';
 export type { EventSpanBudget, ProducedEvent, ProducerSpanOptions } from './producer.js';
 export { withAgentSpan, withToolSpan } from './agentSpans.js';
+export { createGenAiMetrics, withModelCall } from './modelSpans.js';
+export type { GenAiMetrics, ModelCall, ModelRequestInfo, ModelResponseInfo } from './modelSpans.js';
 export type { AgentSpanOptions } from './agentSpans.js';
 export { createTracewireMetrics } from './metrics.js';
 export type {

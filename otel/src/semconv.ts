@@ -56,6 +56,40 @@ export const GEN_AI_OPERATION_INVOKE_AGENT = 'invoke_agent';
 /** `gen_ai.operation.name` value for tool calls. */
 export const GEN_AI_OPERATION_EXECUTE_TOOL = 'execute_tool';
 
+// GenAI model calls (semantic-conventions-genai: inference spans and client metrics)
+/** `gen_ai.operation.name` value for a chat completion. */
+export const GEN_AI_OPERATION_CHAT = 'chat';
+/** The provider as the client knows it (`openai` for any OpenAI-compatible API). */
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+/** Model asked for. */
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+/** `max_tokens` asked for. */
+export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
+/** Temperature asked for. */
+export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
+/** Response id (`chatcmpl-…`). */
+export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
+/** Model that answered. */
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+/** Finish reasons, one per choice. */
+export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+/** Prompt tokens. */
+export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+/** Completion tokens. */
+export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+/** `input` or `output` on `gen_ai.client.token.usage`. */
+export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
+/** Prompt messages as JSON (opt-in: content). */
+export const ATTR_GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
+/** Completion messages as JSON (opt-in: content). */
+export const ATTR_GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages';
+/** Host of the model endpoint. */
+export const ATTR_SERVER_ADDRESS = 'server.address';
+/** Port of the model endpoint. */
+export const ATTR_SERVER_PORT = 'server.port';
+/** `chat {model}` span name. */
+export const chatSpanName = (model: string): string => `${GEN_AI_OPERATION_CHAT} ${model}`;
+
 // Messaging (semconv messaging-spans, development) for streamed agent events
 /** Messaging system; `tracewire` (custom). */
 export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
@@ -116,4 +150,6 @@ export const METRIC_NAMES = {
   toolDuration: 'tracewire.tools.duration',
   toolFailures: 'tracewire.tools.failures',
   limitRefusals: 'tracewire.limits.refusals',
+  genAiTokenUsage: 'gen_ai.client.token.usage',
+  genAiOperationDuration: 'gen_ai.client.operation.duration',
 } as const;

@@ -1,8 +1,12 @@
 import { join } from 'node:path';
-import { metrics as metricsApi, type MeterProvider } from '@opentelemetry/api';
+import { metrics as metricsApi, type Meter, type MeterProvider } from '@opentelemetry/api';
 import { createTracewireMetrics } from '@tracewire/otel';
 import type { Logger } from 'pino';
 import { demoAgent } from './agents/demoAgent.js';
+import { createLlmAgent } from './agents/llm/llmAgent.js';
+import { calculatorTool } from './agents/tools/calculator.js';
+import { clockTool } from './agents/tools/clock.js';
+import { wordCountTool } from './agents/tools/wordCount.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { createRunManager } from './agents/runManager.js';
 import type { AgentDefinition } from './agents/types.js';
@@ -19,7 +23,10 @@ import { createKeyedMutex } from './util/keyedMutex.js';
 export interface CreateTracewireOptions {
   config: Config;
   logger: Logger;
-  /** Agents to serve; the first is the default. Defaults to the demo agent. */
+  /**
+   * Agents to serve; the first is the default. Defaults to the LLM agent then the demo agent
+   * when `config.llm` is set, else the demo agent alone.
+   */
   agents?: readonly AgentDefinition[];
   /** Event retention (by count and age); from config by default. */
   retention?: RetentionOptions;
@@ -63,12 +70,11 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
     methods: ['read', 'head'],
     attributes: db,
   });
-  const agentList = opts.agents ?? [demoAgent];
+  const meter = (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server');
+  const agentList = opts.agents ?? defaultAgents(config, meter);
   const agents = createAgentRegistry(agentList);
   const locks = createKeyedMutex();
-  const metrics = createTracewireMetrics(
-    (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server'),
-  );
+  const metrics = createTracewireMetrics(meter);
   const ledger = traceMethods(storage.ledger, {
     component: 'run_ledger',
     methods: ['finishRun', 'reconcileRun'],
@@ -127,10 +133,37 @@ const CHAT_STORE_METHODS = [
   'appendAssistantMessage',
   'getMessage',
   'listMessages',
+  'recentMessages',
   'getRun',
   'updateRun',
   'listUnfinishedRuns',
 ] as const satisfies readonly (keyof ChatStore)[];
+
+/** The tools the LLM agent offers by default: the demo's, less its always-failing one. */
+export const DEFAULT_LLM_TOOLS = [calculatorTool, clockTool, wordCountTool] as const;
+
+/** `npm start`'s agents: with `config.llm`, the LLM agent (the default) then the demo agent. */
+function defaultAgents(config: Config, meter: Meter): AgentDefinition[] {
+  const llm = config.llm;
+  if (!llm) return [demoAgent];
+  const agent = createLlmAgent({
+    baseUrl: llm.baseUrl,
+    model: llm.model,
+    apiKey: llm.apiKey?.reveal(),
+    tools: DEFAULT_LLM_TOOLS,
+    maxSteps: llm.maxSteps,
+    maxTokens: llm.maxTokens,
+    temperature: llm.temperature,
+    timeoutMs: llm.timeoutMs,
+    retries: llm.retries,
+    retryAfterMaxMs: llm.retryAfterMaxMs,
+    requestUsage: llm.requestUsage,
+    recordContent: llm.recordContent,
+    systemPrompt: llm.systemPrompt,
+    meter,
+  });
+  return [agent, demoAgent];
+}
 
 /** Config's retention with 0 meaning "no limit". */
 function retentionFromConfig(config: Config): RetentionOptions {

@@ -55,10 +55,78 @@ const EnvSchema = z.object({
   TRACEWIRE_SUBSCRIPTION_BUFFER_EVENTS: int(1024, 1),
   TRACEWIRE_RETENTION_MAX_EVENTS: int(10_000),
   TRACEWIRE_RETENTION_MAX_AGE_MS: int(7 * 24 * 3_600_000),
+  TRACEWIRE_LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TRACEWIRE_LLM_MODEL: z.string().min(1).max(256).optional(),
+  TRACEWIRE_LLM_API_KEY: z.string().min(1).optional(),
+  TRACEWIRE_LLM_MAX_STEPS: int(8, 1).pipe(z.number().max(100)),
+  TRACEWIRE_LLM_MAX_TOKENS: int(0),
+  TRACEWIRE_LLM_TEMPERATURE: z.coerce.number().min(0).max(2).optional(),
+  TRACEWIRE_LLM_TIMEOUT_MS: int(60_000, 100),
+  TRACEWIRE_LLM_RETRIES: int(2).pipe(z.number().max(10)),
+  TRACEWIRE_LLM_RETRY_AFTER_MAX_MS: int(30_000),
+  TRACEWIRE_LLM_REQUEST_USAGE: bool(true),
+  TRACEWIRE_LLM_RECORD_CONTENT: bool(false),
+  TRACEWIRE_LLM_SYSTEM_PROMPT: z.string().max(32_000).optional(),
 });
 
 /** Every environment variable the server reads (tests check that each one's effect is tested). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
+
+/**
+ * A secret from the environment. It prints as `[redacted]` (logs, `JSON.stringify`,
+ * `util.inspect`), so logging the configuration cannot leak it; `reveal()` gives the value.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The secret itself, for the one place that sends it. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  toString(): string {
+    return '[redacted]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+/** The LLM agent's settings (present when `TRACEWIRE_LLM_BASE_URL` is set). */
+export interface LlmConfig {
+  /** OpenAI-compatible endpoint, e.g. `http://127.0.0.1:8080/v1`. */
+  baseUrl: string;
+  model: string;
+  /** Sent as `Authorization: Bearer`; never logged. */
+  apiKey: Secret | undefined;
+  /** Model calls per run before the tool loop gives up (STEP_LIMIT). */
+  maxSteps: number;
+  /** `max_tokens` per model call; 0 = not sent (the endpoint's default). */
+  maxTokens: number;
+  /** Sampling temperature; undefined = not sent. */
+  temperature: number | undefined;
+  /** Longest wait for the response to start, and between two chunks of it. */
+  timeoutMs: number;
+  /** Retries of a failed model call before any text was shown. */
+  retries: number;
+  /** Longest `Retry-After` the agent waits for; a longer one ends the run with RATE_LIMITED. */
+  retryAfterMaxMs: number;
+  /** Ask for token usage (`stream_options.include_usage`). */
+  requestUsage: boolean;
+  /** Record prompt and completion text on model spans. */
+  recordContent: boolean;
+  /** System prompt; undefined = the agent's built-in one. */
+  systemPrompt: string | undefined;
+}
 
 /** The server's typed configuration. */
 export interface Config {
@@ -147,6 +215,8 @@ export interface Config {
   retention: { maxEventsPerThread: number; maxAgeMs: number };
   /** OTLP span batches serialised and sent on a worker thread instead of the event loop. */
   otlpExportThread: boolean;
+  /** The LLM agent on an OpenAI-compatible endpoint; undefined = not served. */
+  llm: LlmConfig | undefined;
 }
 
 /**
@@ -177,6 +247,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       'Invalid configuration:\n  TRACEWIRE_AUTH_SECRET: required when NODE_ENV=production ' +
         '(or set TRACEWIRE_AUTH_JWKS_URL / TRACEWIRE_AUTH_PUBLIC_KEY)',
+    );
+  }
+  if (e.TRACEWIRE_LLM_BASE_URL && !e.TRACEWIRE_LLM_MODEL) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TRACEWIRE_LLM_MODEL: required when TRACEWIRE_LLM_BASE_URL is set',
     );
   }
   const origins = (e.TRACEWIRE_ALLOWED_ORIGINS ?? '')
@@ -248,5 +323,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAgeMs: e.TRACEWIRE_RETENTION_MAX_AGE_MS,
     },
     otlpExportThread: e.TRACEWIRE_OTLP_EXPORT_THREAD,
+    llm: e.TRACEWIRE_LLM_BASE_URL
+      ? {
+          baseUrl: e.TRACEWIRE_LLM_BASE_URL,
+          model: e.TRACEWIRE_LLM_MODEL!,
+          apiKey: e.TRACEWIRE_LLM_API_KEY ? new Secret(e.TRACEWIRE_LLM_API_KEY) : undefined,
+          maxSteps: e.TRACEWIRE_LLM_MAX_STEPS,
+          maxTokens: e.TRACEWIRE_LLM_MAX_TOKENS,
+          temperature: e.TRACEWIRE_LLM_TEMPERATURE,
+          timeoutMs: e.TRACEWIRE_LLM_TIMEOUT_MS,
+          retries: e.TRACEWIRE_LLM_RETRIES,
+          retryAfterMaxMs: e.TRACEWIRE_LLM_RETRY_AFTER_MAX_MS,
+          requestUsage: e.TRACEWIRE_LLM_REQUEST_USAGE,
+          recordContent: e.TRACEWIRE_LLM_RECORD_CONTENT,
+          systemPrompt: e.TRACEWIRE_LLM_SYSTEM_PROMPT,
+        }
+      : undefined,
   };
 }

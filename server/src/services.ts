@@ -21,6 +21,6 @@ export interface Services {
   locks: KeyedMutex;
   /** OpenTelemetry instruments (no-ops when telemetry is off). */
   metrics: TracewireMetrics;
-  /** Agent that answers `chat.send`. */
+  /** Agent of threads created without one (the first registered). */
   defaultAgent: string;
 }

@@ -23,9 +23,11 @@ export type CallMeta = z.infer<typeof CallMetaSchema>;
 const cursor = z.string().min(1).max(INPUT_LIMITS.cursorMaxChars);
 const limit = z.number().int().min(1).max(INPUT_LIMITS.pageSizeMax);
 
-/** `chat.createThread` input. */
+/** `chat.createThread` input; `agent` defaults to the server's default agent. */
 export const CreateThreadInputSchema = z.object({
   title: z.string().trim().min(1).max(INPUT_LIMITS.titleMaxChars).optional(),
+  /** Name of a registered agent (the server refuses unknown names with BAD_REQUEST). */
+  agent: z.string().min(1).max(INPUT_LIMITS.agentNameMaxChars).optional(),
 });
 export type CreateThreadInput = z.input<typeof CreateThreadInputSchema>;
 

@@ -2,13 +2,29 @@ import { z } from 'zod';
 import { MessageIdSchema, RunIdSchema, ThreadIdSchema, ToolCallIdSchema } from './ids.js';
 import { MessageSchema } from './models.js';
 
-/** Why a run ended without an answer. Closed set; clients switch on it. */
+/**
+ * Why a run ended without an answer. Closed set; clients switch on it.
+ *
+ * - `CANCELLED`: `chat.cancel`. `TIMEOUT`: the run's time limit. `SHUTDOWN`: the server stopped.
+ * - `TOOL_FAILED`: the agent gave up after a failed tool call.
+ * - `RATE_LIMITED`: the model endpoint kept answering 429 (retryable: wait, send again).
+ * - `UPSTREAM_ERROR`: the model endpoint failed or sent something the agent cannot use (a 5xx
+ *   or reset after retries, a stream cut after text was shown, an error page, a truncated
+ *   answer); `retryable` says whether sending again may help.
+ * - `MISCONFIGURED`: the model endpoint refused the server's credentials or model (401, 403,
+ *   404): an operator must fix the configuration.
+ * - `STEP_LIMIT`: the model still asked for tools after the agent's maximum number of steps.
+ * - `INTERNAL`: anything else.
+ */
 export const AGENT_ERROR_CODES = [
   'CANCELLED',
   'TIMEOUT',
   'TOOL_FAILED',
   'SHUTDOWN',
   'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'MISCONFIGURED',
+  'STEP_LIMIT',
   'INTERNAL',
 ] as const;
 export const AgentErrorCodeSchema = z.enum(AGENT_ERROR_CODES);

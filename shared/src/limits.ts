@@ -12,4 +12,6 @@ export const INPUT_LIMITS = {
   cursorMaxChars: 200,
   /** Max length of an event id (`lastEventId`). */
   eventIdMaxChars: 64,
+  /** Max length of an agent name (`chat.createThread`). */
+  agentNameMaxChars: 64,
 } as const;

@@ -12,6 +12,8 @@ export const ThreadSchema = z.object({
   id: ThreadIdSchema,
   userId: UserIdSchema,
   title: z.string(),
+  /** The agent that answers this thread's messages (chosen at `chat.createThread`). */
+  agent: z.string(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });

@@ -33,6 +33,7 @@ async function runDemo(
     log: pino({ level: 'silent' }),
     paceMs: 0,
     toolTimeoutMs: 1000,
+    history: () => Promise.resolve([]),
     emit: (body) => {
       events.push(body);
       return Promise.resolve();

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import type { AgentEventDraft } from '../events/eventLog.js';
 import { abortableSleep } from './abort.js';
 import type { CircuitBreakerRegistry } from './circuitBreaker.js';
+import { createTextStream } from './textStream.js';
 import { executeTool } from './toolRunner.js';
-import type { AgentContext, AgentDefinition, ToolOutcome } from './types.js';
+import { toToolSchema } from './toolSchema.js';
+import type { AgentContext, AgentDefinition, ToolCallRequest, ToolOutcome } from './types.js';
 
 /** An event body as the context produces it; the emitter adds thread, run and time. */
 export type EventBody = AgentEventDraft extends infer D
@@ -31,6 +33,26 @@ export interface RunContextOptions {
   metrics?: TracewireMetrics | undefined;
   /** Per-tool circuit breakers of the server; none = no breaking. */
   breakers?: CircuitBreakerRegistry | undefined;
+  /** The thread's last `limit` messages before the run's message, oldest first. */
+  history: (limit: number) => Promise<Message[]>;
+}
+
+/** Messages `ctx.history()` returns when the agent does not say. */
+const DEFAULT_HISTORY_LIMIT = 50;
+/** Interval of `ctx.textStream()` when the agent does not say. */
+const DEFAULT_TEXT_INTERVAL_MS = 50;
+
+/** Arguments of a request, or why they cannot be read (model-written JSON text). */
+function readArgs(call: ToolCallRequest): { args: unknown; argsError?: string } {
+  if (!('argsJson' in call)) return { args: call.args };
+  const text = call.argsJson.trim();
+  if (text === '') return { args: {} };
+  try {
+    return { args: JSON.parse(text) as unknown };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { args: call.argsJson, argsError: `not valid JSON (${reason})` };
+  }
 }
 
 /** The context plus what the run manager reads back when the agent returns. */
@@ -71,62 +93,81 @@ export function createRunContext(opts: RunContextOptions): RunContextHandle {
       return opts.emit({ type: 'message_delta', delta: text });
     },
     async callTool<TResult = unknown>(name: string, args: unknown): Promise<ToolOutcome<TResult>> {
-      const toolCallId = createToolCallId();
-      const tool = toolsByName.get(name);
-      await opts.emit({ type: 'tool_executing', toolCallId, tool: name, args });
-      // One `execute_tool` span per call; the tool's own spans nest under it.
-      const outcome = await withToolSpan(name, toolCallId, async (span) => {
-        const result = await executeTool({
-          tool,
-          name,
-          args,
-          toolCallId,
-          runId: run.id,
-          userId: run.userId,
-          signal,
-          timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
-          log: opts.log,
-          breaker: tool ? opts.breakers?.forTool(name) : undefined,
-        });
-        if (!result.ok)
-          recordSpanError(
-            span,
-            Object.assign(new Error(result.error.message), { code: result.error.code }),
-          );
-        return result;
-      });
-      opts.metrics?.toolDuration.record(outcome.durationMs / 1000, { 'gen_ai.tool.name': name });
-      if (!outcome.ok) {
-        opts.metrics?.toolFailures.add(1, {
-          'gen_ai.tool.name': name,
-          'error.type': outcome.error.code,
-        });
-      }
-      if (outcome.ok) {
-        await opts.emit({
-          type: 'tool_completed',
-          toolCallId,
-          tool: name,
-          ok: true,
-          result: outcome.result,
-          durationMs: outcome.durationMs,
-        });
-      } else {
-        failures++;
-        await opts.emit({
-          type: 'tool_completed',
-          toolCallId,
-          tool: name,
-          ok: false,
-          error: outcome.error,
-          durationMs: outcome.durationMs,
-        });
-      }
       // The tool's result type is the caller's claim, as with any dynamically named call.
-      return outcome as ToolOutcome<TResult>;
+      return (await runTool({ name, args })) as ToolOutcome<TResult>;
     },
+    callTools: (calls) => Promise.all(calls.map(runTool)),
+    tools: opts.agent.tools.map(toToolSchema),
+    history: (o = {}) => opts.history(Math.max(1, Math.floor(o.limit ?? DEFAULT_HISTORY_LIMIT))),
+    textStream: (o = {}) =>
+      createTextStream({
+        delta: (text) => ctx.delta(text),
+        think: (text) => ctx.think(text),
+        signal,
+        intervalMs: o.intervalMs ?? DEFAULT_TEXT_INTERVAL_MS,
+      }),
     sleep: (ms) => abortableSleep(ms, signal),
   };
+
+  /** One tool call: `tool_executing`, the run in its span, metrics, `tool_completed`. */
+  async function runTool(request: ToolCallRequest): Promise<ToolOutcome> {
+    const { name } = request;
+    const { args, argsError } = readArgs(request);
+    const toolCallId = createToolCallId();
+    const tool = toolsByName.get(name);
+    // Emitted before the first await, so parallel calls announce themselves in request order.
+    await opts.emit({ type: 'tool_executing', toolCallId, tool: name, args });
+    // One `execute_tool` span per call; the tool's own spans nest under it.
+    const outcome = await withToolSpan(name, toolCallId, async (span) => {
+      const result = await executeTool({
+        tool,
+        name,
+        args,
+        argsError,
+        toolCallId,
+        runId: run.id,
+        userId: run.userId,
+        signal,
+        timeoutMs: tool?.timeoutMs ?? opts.toolTimeoutMs,
+        log: opts.log,
+        breaker: tool ? opts.breakers?.forTool(name) : undefined,
+      });
+      if (!result.ok)
+        recordSpanError(
+          span,
+          Object.assign(new Error(result.error.message), { code: result.error.code }),
+        );
+      return result;
+    });
+    opts.metrics?.toolDuration.record(outcome.durationMs / 1000, { 'gen_ai.tool.name': name });
+    if (!outcome.ok) {
+      opts.metrics?.toolFailures.add(1, {
+        'gen_ai.tool.name': name,
+        'error.type': outcome.error.code,
+      });
+    }
+    if (outcome.ok) {
+      await opts.emit({
+        type: 'tool_completed',
+        toolCallId,
+        tool: name,
+        ok: true,
+        result: outcome.result,
+        durationMs: outcome.durationMs,
+      });
+    } else {
+      failures++;
+      await opts.emit({
+        type: 'tool_completed',
+        toolCallId,
+        tool: name,
+        ok: false,
+        error: outcome.error,
+        durationMs: outcome.durationMs,
+      });
+    }
+    return outcome;
+  }
 
   return { ctx, answer: () => parts.join(''), toolFailures: () => failures };
 }

@@ -18,6 +18,7 @@ import { createEventSpanBudget } from '../telemetry/eventSpanBudget.js';
 import { createTurnCounter } from '../telemetry/turnCounter.js';
 import type { KeyedMutex } from '../util/keyedMutex.js';
 import { isRunStoppedError, raceAbort, stop } from './abort.js';
+import { isAgentError } from './agentError.js';
 import { createCircuitBreakerRegistry } from './circuitBreaker.js';
 import type { AgentRegistry } from './registry.js';
 import { createRunContext } from './runContext.js';
@@ -43,7 +44,7 @@ export interface RunManagerOptions {
 /** How a run ended; decided exactly once per run, then persisted. */
 type Outcome =
   | { kind: 'completed'; answer: string }
-  | { kind: 'failed'; code: AgentErrorCode; message: string }
+  | { kind: 'failed'; code: AgentErrorCode; message: string; retryable?: boolean }
   | { kind: 'skipped'; reason: string };
 
 interface ActiveRun {
@@ -68,12 +69,17 @@ function stopOutcome(reason: unknown): Outcome {
 }
 
 /**
- * Outcome for an agent that threw. Rule: a throw after at least one failed tool call of the
- * run is TOOL_FAILED (not retryable: the same input fails the same way); any other throw is
- * INTERNAL (retryable). Only `AppError` messages reach clients; others are logged.
+ * Outcome for an agent that threw. Rules: an `AgentError` carries its own code (explicit wins,
+ * e.g. RATE_LIMITED from a model endpoint, even after a failed tool call); otherwise a throw
+ * after at least one failed tool call of the run is TOOL_FAILED (not retryable: the same
+ * input fails the same way) and any other throw is INTERNAL (retryable). Only `AgentError`
+ * and `AppError` messages reach clients; others are logged.
  */
 function thrownOutcome(error: unknown, toolFailures: number, log: Logger): Outcome {
   log.warn({ err: error }, 'agent threw');
+  if (isAgentError(error)) {
+    return { kind: 'failed', code: error.code, message: error.message, retryable: error.retryable };
+  }
   const message = AppError.is(error) ? error.message : undefined;
   if (toolFailures > 0) {
     return {
@@ -211,6 +217,7 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       emit: emitter.emit,
       metrics: opts.metrics,
       breakers,
+      history: (limit) => store.recentMessages(run.threadId, { before: message.id, limit }),
     });
     try {
       // Raced so that an agent ignoring its signal cannot keep the run alive.

@@ -11,6 +11,8 @@ export interface ToolCall {
   tool: AnyToolDefinition | undefined;
   name: string;
   args: unknown;
+  /** Set when the arguments could not be read at all (e.g. not valid JSON): the call fails. */
+  argsError?: string | undefined;
   toolCallId: ToolCallId;
   runId: RunId;
   userId: UserId;
@@ -75,6 +77,8 @@ export async function executeTool(call: ToolCall): Promise<ToolOutcome> {
 
   const { tool } = call;
   if (!tool) return fail('NOT_FOUND', `Unknown tool "${call.name}"`);
+  if (call.argsError !== undefined)
+    return fail('BAD_REQUEST', `Invalid arguments for tool "${call.name}": ${call.argsError}`);
   const parsed = tool.args.safeParse(call.args);
   if (!parsed.success) {
     return fail(

@@ -33,6 +33,45 @@ export type ToolOutcome<TResult = unknown> =
   | { ok: true; result: TResult; durationMs: number }
   | { ok: false; error: { code: string; message: string }; durationMs: number };
 
+/**
+ * One tool call as an agent asks for it: arguments as a value, or as the JSON text a model
+ * produced (`argsJson`; empty text means `{}`). Text that is not valid JSON fails the call
+ * with BAD_REQUEST like any other invalid arguments.
+ */
+export type ToolCallRequest = { name: string; args: unknown } | { name: string; argsJson: string };
+
+/** A tool as offered to a model: its name, description and arguments' JSON Schema. */
+export interface ToolSchema {
+  name: string;
+  description: string;
+  /** JSON Schema (draft 7, from the tool's zod `args` via `z.toJSONSchema`) of the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+/** Options of {@link AgentContext.textStream}. */
+export interface TextStreamOptions {
+  /**
+   * At most one `message_delta` and one `agent_thinking` per this many ms (text arriving in
+   * between is joined); the first text is sent at once.
+   * @default 50
+   */
+  intervalMs?: number;
+}
+
+/**
+ * Streams text as coalesced events: `delta` and `think` only buffer (and never throw for
+ * the caller to await); events leave at most once per interval per kind, in call order (a
+ * switch from thinking to answer text, or back, sends what was buffered first).
+ */
+export interface TextStream {
+  /** Buffers answer text (`message_delta`). Throws once the run stopped or an emit failed. */
+  delta(text: string): void;
+  /** Buffers reasoning text (`agent_thinking`). Throws like `delta`. */
+  think(text: string): void;
+  /** Sends whatever is buffered now; rejects when an event could not be written. */
+  flush(): Promise<void>;
+}
+
 /** The API an agent's `run` uses: every call emits the matching event. */
 export interface AgentContext {
   /** The user message that started the run. */
@@ -47,6 +86,20 @@ export interface AgentContext {
   delta(text: string): Promise<void>;
   /** Runs a tool, emitting `tool_executing` then `tool_completed`. */
   callTool<TResult = unknown>(name: string, args: unknown): Promise<ToolOutcome<TResult>>;
+  /**
+   * Runs several tool calls in parallel (each with its own timeout, breaker check and
+   * events, `tool_executing` in request order); resolves with their outcomes in request order.
+   */
+  callTools(calls: readonly ToolCallRequest[]): Promise<ToolOutcome[]>;
+  /** The agent's tools with the JSON Schema of their arguments, as offered to a model. */
+  readonly tools: readonly ToolSchema[];
+  /**
+   * The thread's messages before the one that started this run (user questions and the
+   * agent's earlier answers), oldest first, at most `limit` (default 50) of the newest.
+   */
+  history(opts?: { limit?: number }): Promise<Message[]>;
+  /** A coalescing stream for text that arrives in many small pieces (model tokens). */
+  textStream(opts?: TextStreamOptions): TextStream;
   /** Abortable pause (agent pacing). */
   sleep(ms: number): Promise<void>;
   /** Configured pause between an agent's steps (`config.agent.paceMs`); 0 means no pauses. */

@@ -29,7 +29,11 @@ const seqOf = (e: StreamEvent) => ('seq' in e ? e.seq : -1);
 
 test('with a direct writer, live events in order are written by the listener while the generator waits; a full connection, a failed write and the end go through the generator', async () => {
   await using storage = await openTestStorage();
-  const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
+  const thread = await storage.store.createThread({
+    agent: 'demo',
+    userId: 'u1' as UserId,
+    title: 't',
+  });
   const threadId: ThreadId = thread.id;
   const sink = testSink();
   const direct: { write: DirectWrite | null } = { write: null };
@@ -91,7 +95,11 @@ test('with a direct writer, live events in order are written by the listener whi
 
 test('events that arrive while the generator is not waiting are yielded by it, in order, before direct writes take over again', async () => {
   await using storage = await openTestStorage();
-  const thread = await storage.store.createThread({ userId: 'u1' as UserId, title: 't' });
+  const thread = await storage.store.createThread({
+    agent: 'demo',
+    userId: 'u1' as UserId,
+    title: 't',
+  });
   const threadId: ThreadId = thread.id;
   const direct: { write: DirectWrite | null } = { write: null };
   const ac = new AbortController();

@@ -9,18 +9,34 @@ import {
   formatEventId,
 } from '@tracewire/shared';
 import { createAccess } from '../access.js';
+import type { AgentRegistry } from '../agents/registry.js';
 import { limitsFor } from '../limits/index.js';
 import { authedProcedure } from '../procedures.js';
 import { router } from '../trpc.js';
 
+const agentNames = (agents: AgentRegistry) =>
+  agents
+    .list()
+    .map((a) => a.name)
+    .join(', ');
+
 /** Threads, messages and runs: the mutations a chat client sends. */
 export const chatRouter = router({
   createThread: authedProcedure.input(CreateThreadInputSchema).mutation(async ({ ctx, input }) => {
+    const { agents, defaultAgent } = ctx.services;
+    const agent = input.agent ?? defaultAgent;
+    if (!agents.has(agent)) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `Unknown agent "${agent}"; this server runs: ${agentNames(agents)}`,
+      );
+    }
     const limits = limitsFor(ctx.services);
     const max = limits.config.maxThreadsPerUser;
     const thread = await ctx.services.store.createThread({
       userId: ctx.principal.userId,
       title: input.title ?? 'New chat',
+      agent,
       admit: (threadCount) => {
         if (threadCount < max) return;
         limits.hit('threads_per_user');
@@ -40,14 +56,21 @@ export const chatRouter = router({
 
   send: authedProcedure.input(SendInputSchema).mutation(async ({ ctx, input }) => {
     const { services, principal } = ctx;
-    await createAccess(services.store).thread(principal.userId, input.threadId);
+    const thread = await createAccess(services.store).thread(principal.userId, input.threadId);
+    if (!services.agents.has(thread.agent)) {
+      // A thread made while another agent was configured (e.g. no LLM endpoint any more).
+      throw new AppError(
+        'UNAVAILABLE',
+        `This thread's agent "${thread.agent}" is not running on this server (it runs: ${agentNames(services.agents)}); start a new thread`,
+      );
+    }
     const max = services.config.agent.maxConcurrentRunsPerUser;
     const { message, run, created } = await services.store.createMessageAndRun({
       threadId: input.threadId,
       userId: principal.userId,
       content: input.content,
       clientMessageId: input.clientMessageId,
-      agent: services.defaultAgent,
+      agent: thread.agent,
       // Checked only for a new send: a retry of an accepted send is never refused.
       admit: () => {
         if (services.runs.activeRunCount(principal.userId) >= max) {

@@ -53,7 +53,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
     test('creates a thread and reads it back with Date timestamps', async () => {
       await using ctx = await factory();
       const userId = newUser();
-      const thread = await ctx.store.createThread({ userId, title: 'First' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId, title: 'First' });
       expect(thread).toMatchObject({ userId, title: 'First' });
       expect(thread.createdAt).toBeInstanceOf(Date);
       expect(thread.updatedAt.getTime()).toBe(thread.createdAt.getTime());
@@ -71,9 +71,9 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       await using ctx = await factory();
       const alice = newUser();
       const bob = newUser();
-      const a1 = await ctx.store.createThread({ userId: alice, title: 'a1' });
-      await ctx.store.createThread({ userId: bob, title: 'b1' });
-      const a2 = await ctx.store.createThread({ userId: alice, title: 'a2' });
+      const a1 = await ctx.store.createThread({ agent: 'demo', userId: alice, title: 'a1' });
+      await ctx.store.createThread({ agent: 'demo', userId: bob, title: 'b1' });
+      const a2 = await ctx.store.createThread({ agent: 'demo', userId: alice, title: 'a2' });
       const page = await ctx.store.listThreads(alice, { limit: 10 });
       expect(page.items.map((t) => t.id)).toEqual([a2.id, a1.id]);
       expect(page.nextCursor).toBeNull();
@@ -84,7 +84,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       const userId = newUser();
       const created: string[] = [];
       for (let i = 0; i < 7; i++) {
-        created.push((await ctx.store.createThread({ userId, title: `t${i}` })).id);
+        created.push((await ctx.store.createThread({ agent: 'demo', userId, title: `t${i}` })).id);
       }
       const seen: string[] = [];
       const sizes: number[] = [];
@@ -148,7 +148,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
     test('rejects a malformed cursor with BAD_REQUEST', async () => {
       await using ctx = await factory();
       const userId = newUser();
-      const thread = await ctx.store.createThread({ userId, title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId, title: 't' });
       for (const cursor of ['', 'not a cursor!', 'Zm9vYmFy', '%%%']) {
         await expectAppError(ctx.store.listThreads(userId, { cursor, limit: 5 }), 'BAD_REQUEST');
         await expectAppError(
@@ -161,8 +161,8 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
     test('refuses a cursor of one list on another list', async () => {
       await using ctx = await factory();
       const userId = newUser();
-      const thread = await ctx.store.createThread({ userId, title: 't' });
-      await ctx.store.createThread({ userId, title: 'u' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId, title: 't' });
+      await ctx.store.createThread({ agent: 'demo', userId, title: 'u' });
       const threads = await ctx.store.listThreads(userId, { limit: 1 });
       expect(threads.nextCursor).not.toBeNull();
       await expectAppError(
@@ -171,9 +171,63 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       );
     });
 
+    test('stores the thread’s agent and returns it from getThread and listThreads', async () => {
+      await using ctx = await factory();
+      const userId = newUser();
+      const llm = await ctx.store.createThread({ userId, title: 'model', agent: 'llm' });
+      const demo = await ctx.store.createThread({ userId, title: 'scripted', agent: 'demo' });
+      expect(llm.agent).toBe('llm');
+      expect((await ctx.store.getThread(llm.id))?.agent).toBe('llm');
+      const page = await ctx.store.listThreads(userId, { limit: 10 });
+      expect(page.items.map((t) => [t.id, t.agent])).toEqual([
+        [demo.id, 'demo'],
+        [llm.id, 'llm'],
+      ]);
+    });
+
+    test('lists the last messages before a given one, oldest first', async () => {
+      await using ctx = await factory();
+      const thread = await ctx.store.createThread({ agent: 'llm', userId: newUser(), title: 't' });
+      const other = await ctx.store.createThread({
+        agent: 'llm',
+        userId: thread.userId,
+        title: 'u',
+      });
+      const sent = [];
+      for (const content of ['one', 'two', 'three']) {
+        const { message, run } = await ctx.store.createMessageAndRun(
+          sendRecord(thread, { content }),
+        );
+        await ctx.store.completeRun({ runId: run.id, content: `answer ${content}` });
+        sent.push(message);
+        await ctx.store.createMessageAndRun(sendRecord(other, { content: `other ${content}` }));
+      }
+      const third = sent[2]!;
+      const all = await ctx.store.recentMessages(thread.id, { before: third.id, limit: 10 });
+      expect(all.map((m) => [m.role, m.content])).toEqual([
+        ['user', 'one'],
+        ['assistant', 'answer one'],
+        ['user', 'two'],
+        ['assistant', 'answer two'],
+      ]);
+      const last = await ctx.store.recentMessages(thread.id, { before: third.id, limit: 3 });
+      expect(last.map((m) => m.content)).toEqual(['answer one', 'two', 'answer two']);
+      expect(await ctx.store.recentMessages(thread.id, { before: sent[0]!.id, limit: 5 })).toEqual(
+        [],
+      );
+      await expectAppError(
+        ctx.store.recentMessages(other.id, { before: third.id, limit: 5 }),
+        'NOT_FOUND',
+      );
+      await expectAppError(
+        ctx.store.recentMessages(thread.id, { before: createMessageId(), limit: 5 }),
+        'NOT_FOUND',
+      );
+    });
+
     test('writes the user message and its queued run together', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const input = sendRecord(thread, { content: 'What time is it?', agent: 'clock' });
       const { message, run, created } = await ctx.store.createMessageAndRun(input);
       expect(created).toBe(true);
@@ -201,7 +255,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('bumps the thread’s updatedAt when a message is added', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       await new Promise((r) => setTimeout(r, 5));
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const afterSend = (await ctx.store.getThread(thread.id))!;
@@ -215,7 +269,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('returns the first message and run for a retry with the same clientMessageId', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const input = sendRecord(thread);
       const first = await ctx.store.createMessageAndRun(input);
       const retry = await ctx.store.createMessageAndRun({ ...input });
@@ -228,7 +282,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('runs the admission check only for a new send, and a refusal writes nothing', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const input = sendRecord(thread);
       let checks = 0;
       const refuse = () => {
@@ -250,7 +304,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('creates one message when the same send is issued concurrently', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const input = sendRecord(thread);
       const results = await Promise.all(
         Array.from({ length: 10 }, () => ctx.store.createMessageAndRun({ ...input })),
@@ -263,8 +317,8 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
     test('rejects a reused clientMessageId with other content or thread as CONFLICT', async () => {
       await using ctx = await factory();
       const userId = newUser();
-      const thread = await ctx.store.createThread({ userId, title: 't' });
-      const other = await ctx.store.createThread({ userId, title: 'u' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId, title: 't' });
+      const other = await ctx.store.createThread({ agent: 'demo', userId, title: 'u' });
       const input = sendRecord(thread);
       await ctx.store.createMessageAndRun(input);
       await expectAppError(
@@ -280,8 +334,8 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('scopes clientMessageId to the user', async () => {
       await using ctx = await factory();
-      const t1 = await ctx.store.createThread({ userId: newUser(), title: 't' });
-      const t2 = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const t1 = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
+      const t2 = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const clientMessageId = 'shared-key-123' as ClientMessageId;
       const a = await ctx.store.createMessageAndRun(sendRecord(t1, { clientMessageId }));
       const b = await ctx.store.createMessageAndRun(sendRecord(t2, { clientMessageId }));
@@ -291,7 +345,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('rejects a send to a thread that does not exist with NOT_FOUND', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       await expectAppError(
         ctx.store.createMessageAndRun(sendRecord(thread, { threadId: createThreadId() })),
         'NOT_FOUND',
@@ -300,7 +354,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('appends an assistant message linked to its run', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const answer = await ctx.store.appendAssistantMessage({
         threadId: thread.id,
@@ -320,7 +374,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('lists messages oldest first across pages without duplicates or gaps', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const written: string[] = [];
       for (let i = 0; i < 12; i++) {
         const { message, run } = await ctx.store.createMessageAndRun(
@@ -351,7 +405,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('sets timings on start and end and derives durationMs', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const startedAt = new Date(Date.now() - 1500);
       const running = await ctx.store.updateRun(run.id, { status: 'running', startedAt });
@@ -375,7 +429,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('stamps startedAt and endedAt when the transition does not give them', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const running = await ctx.store.updateRun(run.id, { status: 'running' });
       expect(running.startedAt).toBeInstanceOf(Date);
@@ -390,7 +444,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('never changes a run that already ended', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const cancelled = await ctx.store.updateRun(run.id, {
         status: 'cancelled',
@@ -410,7 +464,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('completes a run with its answer in one step, and never a run that already ended', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const { run } = await ctx.store.createMessageAndRun(sendRecord(thread));
       const startedAt = new Date(Date.now() - 800);
       await ctx.store.updateRun(run.id, { status: 'running', startedAt });
@@ -467,7 +521,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('lists only queued and running runs as unfinished', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       const runs = [];
       for (let i = 0; i < 4; i++) {
         runs.push(
@@ -489,13 +543,13 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
 
     test('fails every call with UNAVAILABLE after close', async () => {
       await using ctx = await factory();
-      const thread = await ctx.store.createThread({ userId: newUser(), title: 't' });
+      const thread = await ctx.store.createThread({ agent: 'demo', userId: newUser(), title: 't' });
       await ctx.store.close();
       await ctx.store.close();
       await expectAppError(ctx.store.ping(), 'UNAVAILABLE');
       await expectAppError(ctx.store.getThread(thread.id), 'UNAVAILABLE');
       await expectAppError(
-        ctx.store.createThread({ userId: thread.userId, title: 'x' }),
+        ctx.store.createThread({ agent: 'demo', userId: thread.userId, title: 'x' }),
         'UNAVAILABLE',
       );
       await expectAppError(ctx.store.createMessageAndRun(sendRecord(thread)), 'UNAVAILABLE');

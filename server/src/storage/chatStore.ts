@@ -47,6 +47,8 @@ export interface SendResult {
 export interface NewThread {
   userId: UserId;
   title: string;
+  /** The agent that answers the thread (a registered agent's name). */
+  agent: string;
   /**
    * Admission check, given how many threads the user owns now, run inside the same atomic
    * step as the insert (so concurrent creates cannot pass it together); throw (e.g.
@@ -97,6 +99,15 @@ export interface ChatStore {
   getMessage(id: MessageId): Promise<Message | null>;
   /** A thread's messages, oldest first. */
   listMessages(threadId: ThreadId, page: PageOptions): Promise<Page<Message>>;
+  /**
+   * The last `limit` messages of a thread written before message `before` (which is left
+   * out), oldest first: what an agent shows a model as the conversation so far.
+   * NOT_FOUND when `before` is not a message of that thread.
+   */
+  recentMessages(
+    threadId: ThreadId,
+    opts: { before: MessageId; limit: number },
+  ): Promise<Message[]>;
   /** A run by id, or null. */
   getRun(id: RunId): Promise<Run | null>;
   /**

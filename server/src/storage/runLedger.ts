@@ -110,7 +110,13 @@ export interface RunLedger {
   reconcileRun(runId: RunId, opts: ReconcileOptions): Promise<ReconcileResult>;
 }
 
-const RETRYABLE_CODES: ReadonlySet<AgentErrorCode> = new Set(['TIMEOUT', 'SHUTDOWN', 'INTERNAL']);
+const RETRYABLE_CODES: ReadonlySet<AgentErrorCode> = new Set([
+  'TIMEOUT',
+  'SHUTDOWN',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'INTERNAL',
+]);
 
 /** True when sending the message again may succeed (the `retryable` of `agent_error`). */
 export const isRetryableCode = (code: AgentErrorCode): boolean => RETRYABLE_CODES.has(code);
@@ -119,12 +125,19 @@ export const isRetryableCode = (code: AgentErrorCode): boolean => RETRYABLE_CODE
 export const statusForCode = (code: AgentErrorCode): RunStatus =>
   code === 'CANCELLED' ? 'cancelled' : 'failed';
 
-/** A failed outcome with its `retryable` flag as the platform decides it. */
-export const failedOutcome = (failure: { code: AgentErrorCode; message: string }): RunOutcome => ({
+/**
+ * A failed outcome with its `retryable` flag: the one the failure carries (an agent's
+ * `AgentError` knows, e.g. a 4xx from a model endpoint is not), else the platform's default.
+ */
+export const failedOutcome = (failure: {
+  code: AgentErrorCode;
+  message: string;
+  retryable?: boolean | undefined;
+}): RunOutcome => ({
   kind: 'failed',
   code: failure.code,
   message: failure.message,
-  retryable: isRetryableCode(failure.code),
+  retryable: failure.retryable ?? isRetryableCode(failure.code),
 });
 
 /** Options of {@link reconcileRuns}. */

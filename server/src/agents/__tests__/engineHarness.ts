@@ -73,7 +73,8 @@ export async function createEngineHarness(
   async function createRun(send: SendOptions) {
     const userId = (send.userId ?? 'user-a') as UserId;
     const threadId =
-      send.threadId ?? (await store.createThread({ userId, title: 'test thread' })).id;
+      send.threadId ??
+      (await store.createThread({ agent: send.agent ?? 'demo', userId, title: 'test thread' })).id;
     const { message, run } = await store.createMessageAndRun({
       threadId,
       userId,

@@ -47,7 +47,7 @@ export interface SqliteStorage {
  *
  * @example
  * const storage = await openSqliteStorage({ file: path.join(dataDir, 'tracewire.db') });
- * const thread = await storage.store.createThread({ userId, title: 'Hello' });
+ * const thread = await storage.store.createThread({ userId, title: 'Hello', agent: 'demo' });
  * await storage.close();
  */
 export async function openSqliteStorage(opts: SqliteStorageOptions): Promise<SqliteStorage> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AppError } from '@tracewire/shared';
 import { appendOrderEvents } from './migration002.js';
 import { runTerminalSeq } from './migration003.js';
+import { threadAgent } from './migration004.js';
 import type { DatabaseSchema } from './schema.js';
 
 /** 001: every table and index of the chat store and the event log. */
@@ -118,6 +119,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001_initial': initial,
   '002_append_order_events': appendOrderEvents,
   '003_run_terminal_seq': runTerminalSeq,
+  '004_thread_agent': threadAgent,
 };
 
 /**

@@ -25,6 +25,7 @@ export const toThread = (r: ThreadRow): Thread => ({
   id: r.id as ThreadId,
   userId: r.user_id as UserId,
   title: r.title,
+  agent: r.agent,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });

@@ -10,6 +10,8 @@ export interface ThreadsTable {
   id: string;
   user_id: string;
   title: string;
+  /** The agent that answers the thread (migration 004). */
+  agent: string;
   created_at: number;
   updated_at: number;
 }

@@ -49,7 +49,7 @@ describe('SQLite storage', () => {
     using tmp = tempDir();
     const file = path.join(tmp.dir, 'data.db');
     const first = await openSqliteStorage({ file, logger });
-    const thread = await first.store.createThread({ userId, title: 'persist' });
+    const thread = await first.store.createThread({ agent: 'demo', userId, title: 'persist' });
     const sent = await first.store.createMessageAndRun({
       threadId: thread.id,
       userId,
@@ -335,7 +335,7 @@ describe('SQLite storage', () => {
     await using a = await openTestStorage();
     const b = await openSqliteStorage({ file: a.file, logger });
     try {
-      const thread = await a.store.createThread({ userId, title: 't' });
+      const thread = await a.store.createThread({ agent: 'demo', userId, title: 't' });
       const input = {
         threadId: thread.id,
         userId,

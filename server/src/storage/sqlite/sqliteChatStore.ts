@@ -91,6 +91,7 @@ export class SqliteChatStore implements ChatStore {
         id: createThreadId(),
         user_id: input.userId,
         title: input.title,
+        agent: input.agent,
         created_at: now,
         updated_at: now,
       };
@@ -263,6 +264,31 @@ export class SqliteChatStore implements ChatStore {
         .execute();
       const p = toPage({ rows, limit, kind: 'messages', pos: (r) => r.pos });
       return { items: p.rows.map(toMessage), nextCursor: p.nextCursor };
+    });
+  }
+
+  recentMessages(
+    threadId: ThreadId,
+    opts: { before: MessageId; limit: number },
+  ): Promise<Message[]> {
+    return this.#call(async (db) => {
+      const limit = pageLimit(opts);
+      const before = await db
+        .selectFrom('messages')
+        .select('pos')
+        .where('id', '=', opts.before)
+        .where('thread_id', '=', threadId)
+        .executeTakeFirst();
+      if (!before) throw new AppError('NOT_FOUND', `message ${opts.before} not found in thread`);
+      const rows = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('thread_id', '=', threadId)
+        .where('pos', '<', before.pos)
+        .orderBy('pos', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.reverse().map(toMessage);
     });
   }
 
