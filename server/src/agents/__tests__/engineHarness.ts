@@ -44,7 +44,7 @@ export interface SendOptions {
   threadId?: ThreadId;
 }
 
-const WAIT_LIMIT_MS = 5000;
+const WAIT_LIMIT_MS = 10_000;
 
 /** Starts a harness; dispose it with `await using`. */
 export async function createEngineHarness(
