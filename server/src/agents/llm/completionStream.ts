@@ -51,7 +51,7 @@ export async function streamCompletion(req: CompletionRequest): Promise<Completi
   const onRunAbort = () => stopWith(abortReason(req.signal));
   if (req.signal.aborted) onRunAbort();
   else req.signal.addEventListener('abort', onRunAbort, { once: true });
-  let phase = 'to start answering';
+  let phase = 'start answering';
   const timer = setTimeout(
     () =>
       stopWith(

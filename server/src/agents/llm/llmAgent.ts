@@ -252,7 +252,9 @@ async function callModel(
       const failure = classifyUpstreamError(error);
       const reason = redact(failure.error.message, turn.secret);
       if (shown) {
-        // Text of this call was shown: a retry would repeat or contradict it.
+        // Text of this call was shown: a retry would repeat or contradict it. What arrived
+        // before the failure is still sent, then the error.
+        await req.text.flush().catch(() => undefined);
         throw new AgentError(
           failure.error.code === 'RATE_LIMITED' ? 'UPSTREAM_ERROR' : failure.error.code,
           `${reason} (after part of the answer was sent)`,

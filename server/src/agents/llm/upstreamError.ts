@@ -40,6 +40,19 @@ export function upstreamReason(message: string): string {
   return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON - 1)}…` : line;
 }
 
+/**
+ * Why a response body stopped arriving, when it was the connection: undici fails a body
+ * read with `TypeError: terminated` whose cause is the socket error (ECONNRESET, …).
+ */
+function connectionLoss(error: unknown): string | null {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) return code;
+    e = e.cause;
+  }
+  return error instanceof TypeError && error.message === 'terminated' ? 'terminated' : null;
+}
+
 const fail = (
   transient: boolean,
   error: AgentError,
@@ -138,6 +151,15 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         { cause: error },
       ),
       { status, retryAfterMs: retryAfterMs(error.headers) },
+    );
+  }
+  const lost = connectionLoss(error);
+  if (lost) {
+    return fail(
+      true,
+      new AgentError('UPSTREAM_ERROR', `The connection to the model endpoint broke (${lost})`, {
+        cause: error,
+      }),
     );
   }
   if (error instanceof SyntaxError) {
