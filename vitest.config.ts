@@ -8,6 +8,8 @@ export default defineConfig({
     alias: {
       '@tracewire/shared': src('./shared/src/index.ts'),
       '@tracewire/otel': src('./otel/src/index.ts'),
+      // Before '@tracewire/server', which would match it as a prefix.
+      '@tracewire/server/testing': src('./server/src/testing/index.ts'),
       '@tracewire/server': src('./server/src/index.ts'),
       '@tracewire/client': src('./client-sdk/src/index.ts'),
     },

@@ -18,7 +18,11 @@ import { defineAgent } from '../define.js';
 import type { AgentContext, AgentDefinition, AnyToolDefinition, TextStream } from '../types.js';
 import { streamCompletion, type CompletionResult } from './completionStream.js';
 import { fullJitterMs, type BackoffOptions } from './retry.js';
-import { UpstreamProtocolError, classifyUpstreamError } from './upstreamError.js';
+import {
+  UpstreamProtocolError,
+  classifyUpstreamError,
+  type UpstreamFailure,
+} from './upstreamError.js';
 
 /** Options of {@link createLlmAgent}. */
 export interface LlmAgentOptions {
@@ -237,19 +241,26 @@ async function callModel(
             idleTimeoutMs: s.timeoutMs,
             onDelta: (t) => show(() => req.text.delta(t)),
             onReasoning: (t) => show(() => req.text.think(t)),
+          }).catch((error: unknown) => {
+            // Spans and logs get the classified, redacted error, never the raw one.
+            if (ctx.signal.aborted || local !== null) throw error;
+            throw new ModelCallFailure(classifyUpstreamError(error), turn.secret);
           });
           recordResponse(call, result, s.recordContent);
-          if (result.finishReason === null)
-            throw new UpstreamProtocolError('ended the stream without a finish reason', {
+          if (result.finishReason === null) {
+            const cut = new UpstreamProtocolError('ended the stream without a finish reason', {
               transient: true,
             });
+            throw new ModelCallFailure(classifyUpstreamError(cut), turn.secret);
+          }
           return result;
         },
       );
     } catch (error) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
       if (local !== null) throw local;
-      const failure = classifyUpstreamError(error);
+      const failure =
+        error instanceof ModelCallFailure ? error.failure : classifyUpstreamError(error);
       const reason = redact(failure.error.message, turn.secret);
       if (shown) {
         // Text of this call was shown: a retry would repeat or contradict it. What arrived
@@ -258,13 +269,12 @@ async function callModel(
         throw new AgentError(
           failure.error.code === 'RATE_LIMITED' ? 'UPSTREAM_ERROR' : failure.error.code,
           `${reason} (after part of the answer was sent)`,
-          { retryable: failure.error.retryable, cause: error },
+          { retryable: failure.error.retryable },
         );
       }
       const final = (why = reason) =>
         new AgentError(failure.error.code, why, {
           retryable: failure.error.retryable,
-          cause: error,
         });
       if (!failure.transient) throw final();
       if (failure.retryAfterMs !== undefined && failure.retryAfterMs > s.retryAfterMaxMs) {
@@ -305,6 +315,20 @@ function recordResponse(call: ModelCall, result: CompletionResult, recordContent
         },
       ]),
     );
+  }
+}
+
+/** A failed model call as spans and the retry loop see it: classified, the key redacted. */
+class ModelCallFailure extends Error {
+  override readonly name = 'ModelCallFailure';
+  readonly failure: UpstreamFailure;
+  /** The agent error code (the span's `error.type`). */
+  readonly code: string;
+
+  constructor(failure: UpstreamFailure, secret: string | undefined) {
+    super(redact(failure.error.message, secret));
+    this.failure = failure;
+    this.code = failure.error.code;
   }
 }
 

@@ -60,7 +60,8 @@ const fail = (
 ): UpstreamFailure => ({ transient, error, ...extra });
 
 /**
- * Classifies anything a model call threw. 429 → RATE_LIMITED; 401/403 → MISCONFIGURED
+ * Classifies anything a model call threw. The `AgentError`s carry no `cause`: the upstream
+ * error may quote the API key (OpenAI's 401 does), and causes are logged. 429 → RATE_LIMITED; 401/403 → MISCONFIGURED
  * (credentials; the upstream text is not repeated, it may echo part of the key); 404 →
  * MISCONFIGURED (URL or model); other 4xx → UPSTREAM_ERROR, final; 5xx, connection errors,
  * stalls and mid-stream error events → UPSTREAM_ERROR, transient.
@@ -71,7 +72,6 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
       error.transient,
       new AgentError('UPSTREAM_ERROR', `The model endpoint ${error.message}`, {
         retryable: error.transient,
-        cause: error,
       }),
     );
   }
@@ -82,9 +82,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
       new AgentError(
         'UPSTREAM_ERROR',
         `Could not reach the model endpoint (${error.message}${cause})`,
-        {
-          cause: error,
-        },
+        {},
       ),
     );
   }
@@ -97,9 +95,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         new AgentError(
           'RATE_LIMITED',
           `The model endpoint is rate limiting requests (429: ${reason})`,
-          {
-            cause: error,
-          },
+          {},
         ),
         { status, retryAfterMs: retryAfterMs(error.headers) },
       );
@@ -110,7 +106,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         new AgentError(
           'MISCONFIGURED',
           `The model endpoint refused the server's credentials (${status}): check TRACEWIRE_LLM_API_KEY`,
-          { cause: error },
+          {},
         ),
         { status },
       );
@@ -121,7 +117,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         new AgentError(
           'MISCONFIGURED',
           `The model endpoint does not know this URL or model (404: ${reason}): check TRACEWIRE_LLM_BASE_URL and TRACEWIRE_LLM_MODEL`,
-          { cause: error },
+          {},
         ),
         { status },
       );
@@ -134,7 +130,6 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
           `The model endpoint refused the request (${status}: ${reason})`,
           {
             retryable: false,
-            cause: error,
           },
         ),
         { status },
@@ -148,7 +143,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         status === undefined
           ? `The model endpoint reported an error in its stream: ${reason}`
           : `The model endpoint failed (${status}: ${reason})`,
-        { cause: error },
+        {},
       ),
       { status, retryAfterMs: retryAfterMs(error.headers) },
     );
@@ -157,9 +152,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
   if (lost) {
     return fail(
       true,
-      new AgentError('UPSTREAM_ERROR', `The connection to the model endpoint broke (${lost})`, {
-        cause: error,
-      }),
+      new AgentError('UPSTREAM_ERROR', `The connection to the model endpoint broke (${lost})`, {}),
     );
   }
   if (error instanceof SyntaxError) {
@@ -170,7 +163,6 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
         `The model endpoint sent a stream line that is not JSON (${error.message})`,
         {
           retryable: false,
-          cause: error,
         },
       ),
     );
@@ -180,7 +172,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
     new AgentError(
       'UPSTREAM_ERROR',
       `The model call failed: ${error instanceof Error ? error.message : String(error)}`,
-      { retryable: false, cause: error },
+      { retryable: false },
     ),
   );
 }
