@@ -3,6 +3,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { startTestServer } from '../../test/helpers/server.js';
+import {
+  answerReply,
+  chunk,
+  startScriptedLlmServer,
+  toolCallReply,
+} from '../../server/src/testing/index.js';
 
 const chatJs = fileURLToPath(new URL('../dist/cli/chat.js', import.meta.url));
 
@@ -45,6 +51,59 @@ describe('the built terminal client (dist/cli/chat.js)', () => {
     expect(stdout).toContain('12 * 12 = 144');
     expect(stdout.match(/\[demo\] working/g)).toHaveLength(2);
     expect(stdout).not.toContain('\x1b['); // no colour when stdout is not a terminal
+  });
+
+  test('renders the LLM agent’s stream like the demo’s: thinking, tool calls, the answer', async () => {
+    const call = toolCallReply({
+      id: 'c1',
+      name: 'calculator',
+      args: ['{"expression": ', '"12 * 12"}'],
+    });
+    await using llm = await startScriptedLlmServer({
+      replies: [
+        {
+          events: [
+            chunk({ role: 'assistant', reasoning_content: 'The user wants ' }),
+            chunk({ reasoning_content: 'a product.' }),
+            ...(call.events ?? []),
+          ],
+        },
+        answerReply(['12 * 12 ', 'is 144.']),
+      ],
+    });
+    await using server = await startTestServer({
+      env: { TRACEWIRE_LLM_BASE_URL: llm.baseUrl, TRACEWIRE_LLM_MODEL: 'scripted-model' },
+    });
+    const token = await server.tokenFor('cli-user');
+    const { code, stdout, stderr } = await runCli(
+      { TRACEWIRE_URL: server.url, TRACEWIRE_TOKEN: token },
+      'what is 12 * 12?\n',
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/\[llm\] working\.\.\.\nthinking: The user wants a product\.\n/);
+    expect(stdout).toMatch(
+      /-> calculator\(\{"expression":"12 \* 12"\}\)\n<- calculator: .*"value":144/,
+    );
+    expect(stdout).toMatch(/\n12 \* 12 is 144\.\n$/);
+  });
+
+  test('TRACEWIRE_AGENT picks the new thread’s agent', async () => {
+    await using llm = await startScriptedLlmServer();
+    await using server = await startTestServer({
+      env: { TRACEWIRE_LLM_BASE_URL: llm.baseUrl, TRACEWIRE_LLM_MODEL: 'scripted-model' },
+    });
+    const token = await server.tokenFor('cli-user');
+    const { code, stdout } = await runCli(
+      { TRACEWIRE_URL: server.url, TRACEWIRE_TOKEN: token, TRACEWIRE_AGENT: 'demo' },
+      'what is 2 + 2?\n',
+    );
+    expect(code).toBe(0);
+    expect(stdout).toContain('[demo] working');
+    // The demo thinks in whole sentences: one block, a space between them.
+    expect(stdout).toMatch(/thinking: Reading the message: "what is 2 \+ 2\?" Plan: /);
+    expect(stdout).toContain('2 + 2 = 4.');
+    expect(llm.requests).toHaveLength(0);
   });
 
   test('without a token it explains how to get one and exits 2', async () => {

@@ -4,7 +4,8 @@
  *
  * Env: TRACEWIRE_URL (default http://127.0.0.1:3000), TRACEWIRE_TOKEN (required: the dev
  * server prints a demo token at start; or `npm run token`), TRACEWIRE_TRANSPORT
- * (ws+http | ws | http+sse), NO_COLOR. Reads one message per line from stdin; piped input
+ * (ws+http | ws | http+sse), TRACEWIRE_AGENT (the new thread's agent, e.g. `demo` or `llm`;
+ * the server's default when unset), NO_COLOR. Reads one message per line from stdin; piped input
  * sends each line, waits for its run to end, and exits at EOF.
  */
 import { createInterface } from 'node:readline';
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
       color,
       prompt: interactive ? () => process.stdout.write('> ') : undefined,
       onRunActive: (runId) => (activeRun = runId),
+      agent: process.env['TRACEWIRE_AGENT'] || undefined,
     });
     return summary.failures > 0 ? 1 : 0;
   } catch (e) {

@@ -28,16 +28,34 @@ const json = (value: unknown): string => {
   }
 };
 
+/** A thought that ends a sentence, so the next one gets a space (one-thought-per-event agents). */
+const SENTENCE_END = /[.!?:;"')\]]$/;
+
 /** Creates a renderer; `color: false` for pipes, tests and `NO_COLOR`. */
 export function createRenderer(opts: { color: boolean }): Renderer {
   const paint = (style: Style, text: string) =>
     opts.color ? `${SGR[style]}${text}${SGR.reset}` : text;
-  let inAnswer = false;
-  // Every block but the answer starts on its own line.
+  /** The text block being streamed inline, if any: the answer or the agent's thinking. */
+  let inline: 'answer' | 'thinking' | null = null;
+  let lastThought = '';
+  // Every block starts on its own line; answer and thinking stream inline as they arrive.
   const line = (text: string) => {
-    const prefix = inAnswer ? '\n' : '';
-    inAnswer = false;
+    const prefix = inline ? '\n' : '';
+    inline = null;
     return `${prefix}${text}\n`;
+  };
+  /** Thinking streams like the answer (a model sends it in pieces) under one `thinking:` label. */
+  const thinking = (text: string) => {
+    let out: string;
+    if (inline === 'thinking') {
+      const gap = SENTENCE_END.test(lastThought) && /^\S/.test(text) ? ' ' : '';
+      out = gap + text;
+    } else {
+      out = `${inline ? '\n' : ''}thinking: ${text}`;
+    }
+    inline = 'thinking';
+    lastThought = text;
+    return paint('dim', out);
   };
   return {
     render(event) {
@@ -45,7 +63,7 @@ export function createRenderer(opts: { color: boolean }): Renderer {
         case 'agent_started':
           return line(paint('dim', `[${event.agent}] working...`));
         case 'agent_thinking':
-          return line(paint('dim', `thinking: ${event.text}`));
+          return thinking(event.text);
         case 'tool_executing':
           return line(paint('cyan', `-> ${event.tool}(${json(event.args)})`));
         case 'tool_completed':
@@ -62,11 +80,17 @@ export function createRenderer(opts: { color: boolean }): Renderer {
                   `<- ${event.tool} failed: ${event.error?.code ?? 'ERROR'} ${event.error?.message ?? ''}`.trimEnd(),
                 ),
               );
-        case 'message_delta':
-          inAnswer = true;
-          return event.delta;
+        case 'message_delta': {
+          const prefix = inline === 'thinking' ? '\n' : '';
+          inline = 'answer';
+          return prefix + event.delta;
+        }
         case 'agent_completed':
-          return inAnswer ? ((inAnswer = false), '\n') : line(event.message.content);
+          if (inline === 'answer') {
+            inline = null;
+            return '\n';
+          }
+          return line(event.message.content);
         case 'agent_error':
           return line(
             paint(

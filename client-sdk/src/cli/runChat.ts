@@ -13,6 +13,8 @@ export interface RunChatOptions {
   prompt?: (() => void) | undefined;
   /** Reuse a thread instead of creating one. */
   threadId?: string | undefined;
+  /** Agent of the new thread (the server's default when unset). */
+  agent?: string | undefined;
   /** Set while a run streams; the CLI cancels it on Ctrl+C. */
   onRunActive?: ((runId: string | null) => void) | undefined;
 }
@@ -33,7 +35,13 @@ export async function runChat(opts: RunChatOptions): Promise<ChatSummary> {
   const { client, write } = opts;
   const renderer = createRenderer({ color: opts.color });
   const threadId =
-    opts.threadId ?? (await client.trpc.chat.createThread.mutate({ title: 'Terminal chat' })).id;
+    opts.threadId ??
+    (
+      await client.trpc.chat.createThread.mutate({
+        title: 'Terminal chat',
+        ...(opts.agent ? { agent: opts.agent } : {}),
+      })
+    ).id;
   write(`thread ${threadId}\n`);
   let runs = 0;
   let failures = 0;
