@@ -113,7 +113,7 @@ export async function measure(
   try {
     server = startNode<ServerCommand, ServerMessage>({
       file: join(DIST, 'servers', `${system}.js`),
-      args: plan.id === 'S5' ? ['--agent=demo'] : [],
+      args: plan.id === 'S5' ? ['--default-agents'] : [],
       env: {
         ...serverEnv(system, env),
         ...(system.startsWith('tracewire') ? plan.tracewireEnv : {}),

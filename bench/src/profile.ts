@@ -97,7 +97,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
     },
     {
       id: 'S5',
-      title: `chat turn: one client, demo agent at pace 0, 1,000 sequential turns after 1,000 warm-up turns`,
+      title: `chat turn: one client, demo agent at pace 0 (and the LLM agent against a scripted endpoint at zero delay), 1,000 sequential turns after 1,000 warm-up turns`,
       clients: 1,
       params: { mode: 'idle' },
       procs: 1,
@@ -113,7 +113,7 @@ export function plans(profile: ProfileName): ScenarioPlan[] {
         TRACEWIRE_WS_FRAMES_PER_SECOND: '5000',
         TRACEWIRE_WS_FRAME_BURST: '5000',
       },
-      systems: ['tracewire', 'tracewire-sampled10', 'tracewire-notrace'],
+      systems: ['tracewire', 'tracewire-sampled10', 'tracewire-notrace', 'tracewire-llm'],
     },
   ];
 }

@@ -11,8 +11,12 @@ export const SYSTEMS = [
   'tracewire',
   'tracewire-sampled10',
   'tracewire-notrace',
+  'tracewire-llm',
 ] as const;
 export type SystemName = (typeof SYSTEMS)[number];
+
+/** Systems that only make sense for a chat turn (S5): they run only where a plan lists them. */
+export const AGENT_ONLY_SYSTEMS: readonly SystemName[] = ['tracewire-llm'];
 
 /** How one stream produces: as fast as accepted for a duration, `count` events at a rate, or nothing. */
 export type StreamParams =

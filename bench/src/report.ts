@@ -129,6 +129,7 @@ const LABEL: Record<SystemName, string> = {
   tracewire: 'Tracewire',
   'tracewire-sampled10': 'Tracewire, 10% sampled',
   'tracewire-notrace': 'Tracewire, tracing off',
+  'tracewire-llm': 'Tracewire, LLM agent (scripted endpoint, zero delay)',
 };
 
 const get = (s: ScenarioReport, sys: SystemName, k: string) => {
@@ -177,6 +178,7 @@ function table(s: ScenarioReport, systems: readonly SystemName[]): string[] {
   if (s.id === 'S1') lines.push(...tracingOverhead(s));
   lines.push(...exportedSpans(s));
   if (s.id === 'S5') {
+    lines.push(...llmTurn(s));
     lines.push(
       '',
       '`clientHold`: from `client.send()` until the client writes the request frame; ' +
@@ -188,6 +190,21 @@ function table(s: ScenarioReport, systems: readonly SystemName[]): string[] {
   }
   const notes = s.results.flatMap((r) => r.notes.map((n) => `- ${LABEL[r.system]}: ${n}`));
   return notes.length ? [...lines, '', ...notes] : lines;
+}
+
+/** S5: the LLM agent's turn beside the demo's, both on the full platform. */
+function llmTurn(s: ScenarioReport): string[] {
+  const llm = get(s, 'tracewire-llm', 'completedP50Ms');
+  const demo = get(s, 'tracewire', 'completedP50Ms');
+  if (llm === null || demo === null) return [];
+  return [
+    '',
+    `LLM agent turn (two model calls to a scripted endpoint answering at once, one calculator ` +
+      `call, the answer streamed): send → \`agent_completed\` p50 ${cell(llm)} ms, p99 ` +
+      `${cell(get(s, 'tracewire-llm', 'completedP99Ms'))} ms, beside the demo agent's ${cell(demo)} ms / ` +
+      `${cell(get(s, 'tracewire', 'completedP99Ms'))} ms: the platform's own cost of a ` +
+      `model-driven turn (the HTTP client, SSE parsing, the tool loop, spans), not a model's.`,
+  ];
 }
 
 /** What tracing costs in S1: CPU per 100k events and events/s at 100 %, 10 % and off. */

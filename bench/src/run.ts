@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { measure, newSecret, type SystemResult } from './measure.js';
 import { startOtlpSink } from './otlpSink.js';
 import { plans, type ProfileName, type ScenarioId, type ScenarioPlan } from './profile.js';
-import { SYSTEMS, type SystemName } from './protocol.js';
+import { AGENT_ONLY_SYSTEMS, SYSTEMS, type SystemName } from './protocol.js';
 import { machineInfo, writeReport, type ScenarioReport } from './report.js';
 
 /** `node bench/dist/run.js [--full] [--only S1,S3] [--systems raw-ws,trpc,...] [--cpu-prof]` */
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
 
 /** Whether a system takes part in a scenario. */
 const runs = (plan: ScenarioPlan, system: SystemName) =>
-  !plan.systems || plan.systems.includes(system);
+  plan.systems ? plan.systems.includes(system) : !AGENT_ONLY_SYSTEMS.includes(system);
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);

@@ -23,7 +23,8 @@ const benchAgent: AgentDefinition = {
 
 /**
  * Tracewire, full stack on the embedded default (SQLite in a temp dir, auth on), wired as
- * `npm start` does. `--agent demo` serves the demo agent (S5); otherwise the bench agent.
+ * `npm start` does. `--default-agents` serves `npm start`'s agents (S5: the demo agent, or the
+ * LLM agent first when `TRACEWIRE_LLM_BASE_URL` is set); otherwise the bench agent.
  */
 await serveBench(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tracewire-bench-'));
@@ -41,13 +42,13 @@ await serveBench(async () => {
     logger,
     exportThread: config.otlpExportThread,
   });
-  const demo = process.argv.includes('--agent=demo');
+  const platformAgents = process.argv.includes('--default-agents');
   const server = await createTracewire({
     config,
     logger,
     meterProvider: telemetry.meterProvider,
     renderMetrics: () => telemetry.renderMetrics(),
-    ...(demo ? {} : { agents: [benchAgent] }),
+    ...(platformAgents ? {} : { agents: [benchAgent] }),
   });
   return {
     httpServer: server.transport.httpServer,
