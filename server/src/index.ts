@@ -5,7 +5,7 @@
  */
 export { appRouter } from './routers/index.js';
 export type { AppRouter } from './routers/index.js';
-export { createTracewire } from './app.js';
+export { createTracewire, DEFAULT_LLM_TOOLS } from './app.js';
 export type { CreateTracewireOptions, TracewireServer } from './app.js';
 export { loadConfig, ConfigError, CONFIG_VARIABLES, DEV_AUTH_SECRET } from './config.js';
 export type { Config } from './config.js';
@@ -18,4 +18,25 @@ export type { Services } from './services.js';
 export type { ChatStore } from './storage/chatStore.js';
 export type { EventLog, StreamHead } from './events/eventLog.js';
 export type { RunLedger } from './storage/runLedger.js';
-export type { AgentDefinition, ToolDefinition, AgentContext, RunManager } from './agents/types.js';
+export type {
+  AgentDefinition,
+  ToolDefinition,
+  AgentContext,
+  RunManager,
+  TextStream,
+  TextStreamOptions,
+  ToolCallRequest,
+  ToolSchema,
+} from './agents/types.js';
+export {
+  AgentError,
+  calculatorTool,
+  clockTool,
+  createLlmAgent,
+  defineAgent,
+  defineTool,
+  demoAgent,
+  isAgentError,
+  wordCountTool,
+} from './agents/index.js';
+export type { LlmAgentOptions } from './agents/index.js';

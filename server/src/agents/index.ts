@@ -11,6 +11,8 @@ export { createRunManager } from './runManager.js';
 export type { RunManagerOptions } from './runManager.js';
 export { createDemoAgent, demoAgent } from './demoAgent.js';
 export { findExpression } from './expressionFinder.js';
+export { createLlmAgent, DEFAULT_SYSTEM_PROMPT } from './llm/llmAgent.js';
+export type { LlmAgentOptions } from './llm/llmAgent.js';
 export type { DemoAgentOptions } from './demoAgent.js';
 export { calculatorTool } from './tools/calculator.js';
 export { clockTool } from './tools/clock.js';
