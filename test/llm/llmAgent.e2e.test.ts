@@ -57,7 +57,7 @@ describe('npm start with TRACEWIRE_LLM_BASE_URL', () => {
     expect(thread.agent).toBe('llm');
     const events: AgentEvent[] = [];
     for await (const e of client.streamRun(thread.id, 'what is 2 + 3 * (4 - 1)?'))
-      if (e.type !== 'resync') events.push(e as AgentEvent);
+      if (e.type !== 'resync') events.push(e);
     expect(types(events)).toEqual(
       expect.arrayContaining([
         'agent_started',

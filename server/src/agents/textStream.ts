@@ -26,7 +26,7 @@ export function createTextStream(target: TextStreamTarget): TextStream {
   let buffer = '';
   const lastSent: Record<Kind, number> = { delta: -Infinity, think: -Infinity };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let failure: unknown = null;
+  let failure: Error | null = null;
   let last: Promise<void> = Promise.resolve();
 
   const cancelTimer = () => {
@@ -44,7 +44,7 @@ export function createTextStream(target: TextStreamTarget): TextStream {
     lastSent[k] = performance.now();
     // The emits enqueue synchronously in call order; a failure is reported on the next call.
     last = target[k](text).catch((err: unknown) => {
-      failure ??= err;
+      failure ??= err instanceof Error ? err : new Error(String(err));
     });
   }
 

@@ -71,10 +71,9 @@ const pause = (ms: number) =>
 
 async function writeReply(
   reply: ScriptedReply,
-  res: ServerResponse,
-  socket: Socket,
-  gone: () => boolean,
+  to: { res: ServerResponse; socket: Socket; gone: () => boolean },
 ): Promise<void> {
+  const { res, socket, gone } = to;
   if (reply.before === 'reset') return void socket.destroy();
   if (reply.before === 'stall') return;
   const sse = reply.events !== undefined;
@@ -148,7 +147,7 @@ export async function startScriptedLlmServer(
         return;
       }
       const reply = queue.shift() ?? opts.responder?.(request) ?? { status: 500, body: '{}' };
-      void writeReply(reply, res, req.socket, () => aborted || res.destroyed);
+      void writeReply(reply, { res, socket: req.socket, gone: () => aborted || res.destroyed });
     });
   });
   server.on('connection', (socket) => {

@@ -85,7 +85,7 @@ export async function streamCompletion(req: CompletionRequest): Promise<Completi
     timer.refresh();
     for await (const chunk of stream) {
       timer.refresh();
-      readChunk(chunk, result, tools, req);
+      readChunk(chunk, { result, tools, req });
     }
     // An aborted stream simply ends (the client swallows the abort): say why it ended.
     if (controller.signal.aborted) throw controller.signal.reason;
@@ -105,10 +105,13 @@ export async function streamCompletion(req: CompletionRequest): Promise<Completi
 
 function readChunk(
   chunk: ChatCompletionChunk,
-  result: CompletionResult,
-  tools: ReturnType<typeof createToolCallAccumulator>,
-  req: CompletionRequest,
+  into: {
+    result: CompletionResult;
+    tools: ReturnType<typeof createToolCallAccumulator>;
+    req: CompletionRequest;
+  },
 ): void {
+  const { result, tools, req } = into;
   if (chunk.id) result.id ??= chunk.id;
   if (chunk.model) result.model = chunk.model;
   if (chunk.usage) {

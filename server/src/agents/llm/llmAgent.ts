@@ -203,14 +203,14 @@ async function callModel(
   for (let attempt = 0; ; attempt++) {
     let shown = false;
     /** A failure of the run's own event writing, not of the endpoint. */
-    let local: unknown = null;
+    let local: Error | null = null;
     const show = (push: () => void) => {
       shown = true;
       try {
         push();
       } catch (error) {
-        local = error;
-        throw error;
+        local = error instanceof Error ? error : new Error(String(error));
+        throw local;
       }
     };
     try {
@@ -243,7 +243,7 @@ async function callModel(
             onReasoning: (t) => show(() => req.text.think(t)),
           }).catch((error: unknown) => {
             // Spans and logs get the classified, redacted error, never the raw one.
-            if (ctx.signal.aborted || local !== null) throw error;
+            if (ctx.signal.aborted || local) throw error;
             throw new ModelCallFailure(classifyUpstreamError(error), turn.secret);
           });
           recordResponse(call, result, s.recordContent);
@@ -258,7 +258,9 @@ async function callModel(
       );
     } catch (error) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
-      if (local !== null) throw local;
+      // Set from the callbacks above: TypeScript cannot see that.
+      const localFailure = local as Error | null;
+      if (localFailure) throw localFailure;
       const failure =
         error instanceof ModelCallFailure ? error.failure : classifyUpstreamError(error);
       const reason = redact(failure.error.message, turn.secret);

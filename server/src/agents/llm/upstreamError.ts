@@ -87,7 +87,9 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
     );
   }
   if (error instanceof APIError) {
-    const status = error.status;
+    // The client's generics leave these as `any`.
+    const status = error.status as number | undefined;
+    const headers = error.headers as Headers | undefined;
     const reason = upstreamReason(error.message.replace(/^\d{3}\s+/, ''));
     if (status === 429) {
       return fail(
@@ -97,7 +99,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
           `The model endpoint is rate limiting requests (429: ${reason})`,
           {},
         ),
-        { status, retryAfterMs: retryAfterMs(error.headers) },
+        { status, retryAfterMs: retryAfterMs(headers) },
       );
     }
     if (status === 401 || status === 403) {
@@ -145,7 +147,7 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
           : `The model endpoint failed (${status}: ${reason})`,
         {},
       ),
-      { status, retryAfterMs: retryAfterMs(error.headers) },
+      { status, retryAfterMs: retryAfterMs(headers) },
     );
   }
   const lost = connectionLoss(error);
