@@ -1,3 +1,5 @@
+import type { AgentErrorCode } from './events.js';
+
 /**
  * The one error model. Every failure the platform reports carries one of these codes;
  * each maps once to a tRPC error code (and so to an HTTP status).
@@ -47,6 +49,22 @@ export function appCodeFromTrpcCode(code: string): AppErrorCode {
   if (code === 'PRECONDITION_FAILED' || code === 'UNPROCESSABLE_CONTENT') return 'BAD_REQUEST';
   return 'INTERNAL';
 }
+
+/** Agent error codes for which sending the message again may succeed (the default of `retryable`). */
+const RETRYABLE_AGENT_CODES: ReadonlySet<AgentErrorCode> = new Set([
+  'TIMEOUT',
+  'SHUTDOWN',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'INTERNAL',
+]);
+
+/**
+ * Whether an `agent_error` of this code is retryable when its producer says nothing more
+ * specific (an agent may: a 4xx from a model endpoint is an `UPSTREAM_ERROR` that is not).
+ */
+export const isRetryableAgentCode = (code: AgentErrorCode): boolean =>
+  RETRYABLE_AGENT_CODES.has(code);
 
 /** True for codes where retrying the same call later may succeed. */
 export const isRetryableAppCode = (code: AppErrorCode): boolean =>

@@ -89,6 +89,7 @@ export {
   APP_TO_TRPC_CODE,
   AppError,
   appCodeFromTrpcCode,
+  isRetryableAgentCode,
   isRetryableAppCode,
 } from './errors.js';
 export type { AppErrorCode, AppErrorData, TrpcErrorCodeKey } from './errors.js';

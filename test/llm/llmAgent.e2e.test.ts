@@ -77,6 +77,7 @@ describe('npm start with TRACEWIRE_LLM_BASE_URL', () => {
       result: { value: 11 },
     });
     const history = await client.trpc.chat.history.query({ threadId: thread.id });
+    expect(history.agent).toBe('llm');
     expect(history.items.map((m) => [m.role, m.content])).toEqual([
       ['user', 'what is 2 + 3 * (4 - 1)?'],
       ['assistant', ANSWER],

@@ -1,17 +1,4 @@
-import type { AgentErrorCode } from '@tracewire/shared';
-
-/** Codes for which sending the same message again may succeed, unless an error says otherwise. */
-const RETRYABLE_BY_DEFAULT: ReadonlySet<AgentErrorCode> = new Set([
-  'TIMEOUT',
-  'SHUTDOWN',
-  'RATE_LIMITED',
-  'UPSTREAM_ERROR',
-  'INTERNAL',
-]);
-
-/** Whether an `agent_error` of this code is retryable when nothing more specific is known. */
-export const isRetryableAgentCode = (code: AgentErrorCode): boolean =>
-  RETRYABLE_BY_DEFAULT.has(code);
+import { isRetryableAgentCode, type AgentErrorCode } from '@tracewire/shared';
 
 /**
  * What an agent throws to end its run with a specific `agent_error` code (e.g. RATE_LIMITED

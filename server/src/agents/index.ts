@@ -20,7 +20,7 @@ export { wordCountTool } from './tools/wordCount.js';
 export { alwaysFailsTool } from './tools/alwaysFails.js';
 export { evaluateExpression, MAX_EXPRESSION_LENGTH } from './tools/expression.js';
 export { RunStoppedError, isRunStoppedError } from './abort.js';
-export { AgentError, isAgentError, isRetryableAgentCode } from './agentError.js';
+export { AgentError, isAgentError } from './agentError.js';
 export { toToolSchema } from './toolSchema.js';
 export type { StopCode } from './abort.js';
 export type {

@@ -89,7 +89,7 @@ export const chatRouter = router({
 
   history: authedProcedure.input(HistoryInputSchema).query(async ({ ctx, input }) => {
     const { services, principal } = ctx;
-    await createAccess(services.store).thread(principal.userId, input.threadId);
+    const thread = await createAccess(services.store).thread(principal.userId, input.threadId);
     // A run's answer and its agent_completed event commit together, under this thread lock
     // (the run ledger's finish and reconcile take it): between reading the head and the
     // messages nothing can end a run, so the position returned matches the messages exactly.
@@ -102,6 +102,8 @@ export const chatRouter = router({
       return {
         ...page,
         lastEventId: formatEventId({ epoch: head.epoch, seq: head.headSeq }),
+        /** The agent that answers the thread. */
+        agent: thread.agent,
       };
     });
   }),

@@ -1,3 +1,4 @@
+import { isRetryableAgentCode } from '@tracewire/shared';
 import type {
   AgentErrorCode,
   AgentEventOf,
@@ -110,16 +111,11 @@ export interface RunLedger {
   reconcileRun(runId: RunId, opts: ReconcileOptions): Promise<ReconcileResult>;
 }
 
-const RETRYABLE_CODES: ReadonlySet<AgentErrorCode> = new Set([
-  'TIMEOUT',
-  'SHUTDOWN',
-  'RATE_LIMITED',
-  'UPSTREAM_ERROR',
-  'INTERNAL',
-]);
-
-/** True when sending the message again may succeed (the `retryable` of `agent_error`). */
-export const isRetryableCode = (code: AgentErrorCode): boolean => RETRYABLE_CODES.has(code);
+/**
+ * True when sending the message again may succeed (the default `retryable` of `agent_error`:
+ * the contract's `isRetryableAgentCode`).
+ */
+export const isRetryableCode = (code: AgentErrorCode): boolean => isRetryableAgentCode(code);
 
 /** Run status that goes with an agent error code. */
 export const statusForCode = (code: AgentErrorCode): RunStatus =>
