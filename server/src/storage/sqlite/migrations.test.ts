@@ -134,3 +134,54 @@ test('002 moves the 001 event log to append order: events, heads and first posit
     sqlite.close();
   }
 });
+
+test('004 gives each existing thread the agent of its latest run, or demo, and goes back down', async () => {
+  using tmp = tempDir();
+  const file = path.join(tmp.dir, 'data.db');
+  {
+    await using k = migrator(file);
+    const { error } = await k.m.migrateTo('002_append_order_events');
+    expect(error).toBeUndefined();
+  }
+  const [withRuns, without] = [createThreadId(), createThreadId()];
+  const sqlite = new Database(file);
+  try {
+    const thread = sqlite.prepare(
+      'insert into threads (id, user_id, title, created_at, updated_at) values (?, ?, ?, 1, 1)',
+    );
+    thread.run(withRuns, 'u1', 'old thread');
+    thread.run(without, 'u1', 'empty thread');
+    const message = sqlite.prepare(
+      "insert into messages (id, thread_id, user_id, role, content, run_id, created_at) values (?, ?, 'u1', 'user', 'hi', ?, 1)",
+    );
+    const run = sqlite.prepare(
+      "insert into runs (id, thread_id, user_id, message_id, agent, status, created_at) values (?, ?, 'u1', ?, ?, 'completed', ?)",
+    );
+    message.run('msg_1', withRuns, 'run_1');
+    message.run('msg_2', withRuns, 'run_2');
+    run.run('run_1', withRuns, 'msg_1', 'firehose', 1);
+    run.run('run_2', withRuns, 'msg_2', 'bench', 2);
+  } finally {
+    sqlite.close();
+  }
+
+  const storage = await openSqliteStorage({ file, logger });
+  try {
+    expect((await storage.store.getThread(withRuns as ThreadId))?.agent).toBe('bench');
+    expect((await storage.store.getThread(without as ThreadId))?.agent).toBe('demo');
+  } finally {
+    await storage.close();
+  }
+
+  await using k = migrator(file);
+  const { error } = await k.m.migrateTo('002_append_order_events');
+  expect(error).toBeUndefined();
+  const back = new Database(file, { readonly: true });
+  try {
+    const columns = back.prepare('pragma table_info(threads)').all() as Array<{ name: string }>;
+    expect(columns.map((c) => c.name)).not.toContain('agent');
+    expect(back.prepare('select count(*) as n from threads').get()).toEqual({ n: 2 });
+  } finally {
+    back.close();
+  }
+});
