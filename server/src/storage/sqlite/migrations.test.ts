@@ -167,8 +167,8 @@ test('004 gives each existing thread the agent of its latest run, or demo, and g
 
   const storage = await openSqliteStorage({ file, logger });
   try {
-    expect((await storage.store.getThread(withRuns as ThreadId))?.agent).toBe('bench');
-    expect((await storage.store.getThread(without as ThreadId))?.agent).toBe('demo');
+    expect((await storage.store.getThread(withRuns))?.agent).toBe('bench');
+    expect((await storage.store.getThread(without))?.agent).toBe('demo');
   } finally {
     await storage.close();
   }
