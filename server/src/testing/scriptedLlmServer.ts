@@ -39,6 +39,8 @@ export interface ScriptedRequest {
   body: Record<string, unknown>;
   headers: IncomingMessage['headers'];
   path: string;
+  /** When the whole request had arrived (`Date.now()`). */
+  receivedAt: number;
   /** Resolves when the client closed the connection this request came on (or it ended). */
   closed: Promise<void>;
   /** True once the client closed the connection before the reply was complete. */
@@ -134,6 +136,7 @@ export async function startScriptedLlmServer(
         body,
         headers: req.headers,
         path: req.url ?? '',
+        receivedAt: Date.now(),
         closed,
         get abortedByClient() {
           return aborted;

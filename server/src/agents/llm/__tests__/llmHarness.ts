@@ -40,7 +40,8 @@ export async function createLlmHarness(opts: LlmHarnessOptions = {}): Promise<Ll
     baseUrl: llm.baseUrl,
     model: 'scripted-model',
     tools: [calculatorTool, clockTool, wordCountTool],
-    timeoutMs: 2000,
+    // Long enough that a loaded machine never turns a scripted reply into a timeout.
+    timeoutMs: 10_000,
     backoff: { baseMs: 5, maxMs: 20 },
     textIntervalMs: 20,
     ...opts.agent,
