@@ -54,7 +54,7 @@ let userSeq = 0;
 /** A queued (or, with `running`, started) run on a new thread, with `deltas` events. */
 async function newRun(ctx: RunLedgerFixture, opts: { running?: boolean; deltas?: number } = {}) {
   const userId = `ledger-${process.pid}-${++userSeq}` as UserId;
-  const thread = await ctx.store.createThread({ userId, title: 't' });
+  const thread = await ctx.store.createThread({ userId, title: 't', agent: 'demo' });
   let { run } = await ctx.store.createMessageAndRun({
     threadId: thread.id,
     userId,

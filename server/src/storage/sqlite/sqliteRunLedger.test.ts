@@ -27,7 +27,7 @@ const SHUTDOWN = { code: 'SHUTDOWN', message: 'stopped' } as const;
 const seqs = (events: readonly AgentEvent[]) => events.map((e) => e.seq);
 
 async function runningRun(store: ChatStore, userId = 'u1' as UserId): Promise<Run> {
-  const thread = await store.createThread({ userId, title: 't' });
+  const thread = await store.createThread({ userId, title: 't', agent: 'demo' });
   const { run } = await store.createMessageAndRun({
     threadId: thread.id,
     userId,
