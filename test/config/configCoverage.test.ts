@@ -53,6 +53,18 @@ const EFFECT_TESTS: Record<string, readonly string[]> = {
   TRACEWIRE_SUBSCRIPTION_BUFFER_EVENTS: ['test/delivery/slowConsumer.test.ts'],
   TRACEWIRE_RETENTION_MAX_EVENTS: ['test/delivery/resync.test.ts'],
   TRACEWIRE_RETENTION_MAX_AGE_MS: ['test/config/configEffects.test.ts'],
+  TRACEWIRE_LLM_BASE_URL: ['test/llm/llmAgent.e2e.test.ts'],
+  TRACEWIRE_LLM_MODEL: ['test/llm/llmAgent.e2e.test.ts', 'test/llm/llmTrace.test.ts'],
+  TRACEWIRE_LLM_API_KEY: ['test/llm/llmAgent.e2e.test.ts'],
+  TRACEWIRE_LLM_MAX_STEPS: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_LLM_MAX_TOKENS: ['test/llm/llmTrace.test.ts'],
+  TRACEWIRE_LLM_TEMPERATURE: ['test/llm/llmTrace.test.ts'],
+  TRACEWIRE_LLM_TIMEOUT_MS: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_LLM_RETRIES: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_LLM_RETRY_AFTER_MAX_MS: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_LLM_REQUEST_USAGE: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_LLM_RECORD_CONTENT: ['test/llm/llmTrace.test.ts'],
+  TRACEWIRE_LLM_SYSTEM_PROMPT: ['test/llm/llmConfigEffects.test.ts'],
 };
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -86,7 +86,10 @@ async function tracedTurn(env: Record<string, string> = {}) {
 }
 
 test('each model call is a chat {model} CLIENT span under invoke_agent with the GenAI attributes', async () => {
+  const before = llm.requests.length;
   const { children, spans } = await tracedTurn();
+  // TRACEWIRE_LLM_MAX_TOKENS and TRACEWIRE_LLM_TEMPERATURE reach the endpoint too.
+  expect(llm.requests[before]!.body).toMatchObject({ max_tokens: 512, temperature: 0.2 });
   const chats = children.filter((s) => s.name === 'chat scripted-model');
   expect(chats).toHaveLength(2);
   for (const chat of chats) {

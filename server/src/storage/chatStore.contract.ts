@@ -111,11 +111,11 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
         seen.push(n);
         if (n >= cap) throw new AppError('FORBIDDEN', `at most ${cap} threads per user`);
       };
-      await ctx.store.createThread({ userId: bob, title: 'b', admit });
+      await ctx.store.createThread({ userId: bob, title: 'b', agent: 'demo', admit });
       for (let i = 0; i < cap; i++)
-        await ctx.store.createThread({ userId: alice, title: `a${i}`, admit });
+        await ctx.store.createThread({ userId: alice, title: `a${i}`, agent: 'demo', admit });
       await expectAppError(
-        ctx.store.createThread({ userId: alice, title: 'over', admit }),
+        ctx.store.createThread({ userId: alice, title: 'over', agent: 'demo', admit }),
         'FORBIDDEN',
       );
       expect(seen).toEqual([0, 0, 1, 2, 3]);
@@ -136,7 +136,7 @@ export function describeChatStoreContract(name: string, factory: ChatStoreFactor
       };
       const results = await Promise.allSettled(
         Array.from({ length: 30 }, (_, i) =>
-          ctx.store.createThread({ userId, title: `t${i}`, admit }),
+          ctx.store.createThread({ userId, title: `t${i}`, agent: 'demo', admit }),
         ),
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(cap);
