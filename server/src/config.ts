@@ -67,6 +67,15 @@ const EnvSchema = z.object({
   TRACEWIRE_LLM_REQUEST_USAGE: bool(true),
   TRACEWIRE_LLM_RECORD_CONTENT: bool(false),
   TRACEWIRE_LLM_SYSTEM_PROMPT: z.string().max(32_000).optional(),
+  TRACEWIRE_DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
+    .optional(),
+  TRACEWIRE_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).optional(),
+  // Braces would break the hash tags that keep a thread's keys in one Redis Cluster slot.
+  TRACEWIRE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 chars of [A-Za-z0-9_:.-]')
+    .default('tw:'),
 });
 
 /** Every environment variable the server reads (tests check that each one's effect is tested). */
@@ -217,6 +226,21 @@ export interface Config {
   otlpExportThread: boolean;
   /** The LLM agent on an OpenAI-compatible endpoint; undefined = not served. */
   llm: LlmConfig | undefined;
+  /**
+   * Cluster mode: PostgreSQL for threads, messages and runs, Redis for the event log,
+   * coordination and limits. Null on the embedded default (SQLite file, one process).
+   */
+  cluster: ClusterConfig | null;
+}
+
+/** Where the shared state of several instances lives (both URLs are required together). */
+export interface ClusterConfig {
+  /** `postgres://…`: the ChatStore's database (its name keeps deployments apart). */
+  databaseUrl: string;
+  /** `redis://…`: event log, fan-out between instances, run coordination, limits. */
+  redisUrl: string;
+  /** Prefix of every Redis key and channel. @default 'tw:' */
+  redisPrefix: string;
 }
 
 /**
@@ -254,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration:\n  TRACEWIRE_LLM_MODEL: required when TRACEWIRE_LLM_BASE_URL is set',
     );
   }
+  const cluster = clusterConfig(e);
   const origins = (e.TRACEWIRE_ALLOWED_ORIGINS ?? '')
     .split(',')
     .map((o) => o.trim())
@@ -339,5 +364,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           systemPrompt: e.TRACEWIRE_LLM_SYSTEM_PROMPT,
         }
       : undefined,
+    cluster,
   };
+}
+
+/** Both URLs: cluster mode; neither: embedded; one alone is refused, naming the other. */
+function clusterConfig(e: z.infer<typeof EnvSchema>): ClusterConfig | null {
+  const { TRACEWIRE_DATABASE_URL: databaseUrl, TRACEWIRE_REDIS_URL: redisUrl } = e;
+  if (databaseUrl === undefined && redisUrl === undefined) return null;
+  if (databaseUrl === undefined || redisUrl === undefined) {
+    const [set, missing] =
+      databaseUrl === undefined
+        ? ['TRACEWIRE_REDIS_URL', 'TRACEWIRE_DATABASE_URL']
+        : ['TRACEWIRE_DATABASE_URL', 'TRACEWIRE_REDIS_URL'];
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missing}: required when ${set} is set ` +
+        '(cluster mode needs both PostgreSQL and Redis; set neither for the embedded default)',
+    );
+  }
+  return { databaseUrl, redisUrl, redisPrefix: e.TRACEWIRE_REDIS_PREFIX };
 }

@@ -32,8 +32,17 @@ export interface SendRecord {
   /**
    * Admission check run only when the send is new (never for an idempotent retry), inside
    * the same atomic step; throw (e.g. TOO_MANY_REQUESTS) to refuse without writing.
+   * A store shared by several instances (PostgreSQL) passes `state`, counted in that step
+   * under a per-user lock, so the check holds cluster-wide; the embedded store passes
+   * nothing (its one process counts its own runs).
    */
-  admit?: () => void;
+  admit?: (state?: AdmissionState) => void;
+}
+
+/** What a shared store tells {@link SendRecord.admit} about the user, from the database. */
+export interface AdmissionState {
+  /** The user's runs still queued or running, on every instance. */
+  activeRuns: number;
 }
 
 /** Result of {@link ChatStore.createMessageAndRun}; `created` is false for an idempotent retry. */
