@@ -44,8 +44,7 @@ const asNumber = (v: string): number => Number(v);
 /** node-postgres's parsers, but bigint columns (positions, counts) as numbers: far below 2^53. */
 const parseInt8AsNumber = ((oid: number, format?: 'text' | 'binary') => {
   if (oid === INT8_OID) return asNumber;
-  const parser: (value: string) => unknown = pg.types.getTypeParser(oid, format ?? 'text');
-  return parser;
+  return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
 }) as typeof pg.types.getTypeParser;
 
 /**
