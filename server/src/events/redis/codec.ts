@@ -1,0 +1,92 @@
+import { freezePlainJson, type AgentEvent } from '@tracewire/shared';
+import { decodeEvent, prepareDraft } from '../../storage/sqlite/eventCodec.js';
+import type { AgentEventDraft } from '../eventLog.js';
+
+/** A draft checked and encoded before it takes a position: what the append script stores. */
+export interface EncodedDraft {
+  draft: AgentEventDraft;
+  /** The event's JSON without `seq` and `epoch` (the script appends them, as JSON.stringify would). */
+  json: string;
+  /** superjson annotations; '' for a plain event (the common case). */
+  meta: string;
+  terminal: boolean;
+}
+
+/**
+ * Checks a draft (same rules as the embedded log) and encodes it. A draft that carries `seq`
+ * or `epoch` of its own loses them, so the stored JSON is exactly the event's wire JSON:
+ * the draft's keys in order, then `seq`, then `epoch`.
+ */
+export function encodeDraft(input: AgentEventDraft, threadId: string): EncodedDraft {
+  let draft = input;
+  if ('seq' in draft || 'epoch' in draft) {
+    const {
+      seq: _s,
+      epoch: _e,
+      ...rest
+    } = draft as AgentEventDraft & { seq?: unknown; epoch?: unknown };
+    draft = rest;
+  }
+  const prepared = prepareDraft(draft, threadId);
+  const json = JSON.stringify(prepared.serialized?.json ?? draft);
+  return {
+    draft,
+    json,
+    meta: prepared.serialized?.meta ?? '',
+    terminal: draft.type === 'agent_completed' || draft.type === 'agent_error',
+  };
+}
+
+/** The JSON of `json` (an event without position) with its position: what the script stored. */
+export const positionedJson = (json: string, seq: number, epoch: string): string =>
+  `${json.slice(0, -1)},"seq":${seq},"epoch":"${epoch}"}`;
+
+/** The stored event for a committed draft (a plain one carries its wire JSON). */
+export function committedEvent(encoded: EncodedDraft, seq: number, epoch: string): AgentEvent {
+  const event: AgentEvent = Object.assign({}, encoded.draft, { seq, epoch });
+  if (encoded.meta === '') return freezePlainJson(event, positionedJson(encoded.json, seq, epoch));
+  return Object.freeze(event);
+}
+
+/** An event from its stored JSON and annotations. */
+export const storedEvent = (json: string, meta: string): AgentEvent =>
+  decodeEvent({ data: json, data_meta: meta === '' ? null : meta });
+
+/** A stream entry (`XRANGE` reply) as an event. */
+export function eventOfEntry(entry: [id: string, fields: string[]]): AgentEvent {
+  const fields = entry[1];
+  let json = '';
+  let meta = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'd') json = fields[i + 1]!;
+    else if (fields[i] === 'm') meta = fields[i + 1]!;
+  }
+  return storedEvent(json, meta);
+}
+
+/** The header of a published batch: its epoch, first seq and event count. */
+export interface BatchHeader {
+  epoch: string;
+  firstSeq: number;
+  count: number;
+  lines: string[];
+}
+
+/**
+ * Splits a published batch (`epoch\nfirstSeq\n` then JSON and annotations, one line each;
+ * JSON text never holds a raw newline). Null for a malformed message.
+ */
+export function parseBatch(message: string): BatchHeader | null {
+  const lines = message.split('\n');
+  const firstSeq = Number(lines[1]);
+  if (lines.length < 4 || lines.length % 2 !== 0 || !Number.isSafeInteger(firstSeq)) return null;
+  return { epoch: lines[0]!, firstSeq, count: (lines.length - 2) / 2, lines };
+}
+
+/** The events of a published batch from `fromSeq` on (earlier ones are not decoded). */
+export function batchEvents(batch: BatchHeader, fromSeq: number): AgentEvent[] {
+  const out: AgentEvent[] = [];
+  for (let k = Math.max(0, fromSeq - batch.firstSeq); k < batch.count; k++)
+    out.push(storedEvent(batch.lines[2 + 2 * k]!, batch.lines[3 + 2 * k]!));
+  return out;
+}
