@@ -16,6 +16,7 @@ export const uniquePrefix = (): string =>
 /** Deletes every key under `prefix` (SCAN + UNLINK). */
 export async function deleteKeys(url: string, prefix: string): Promise<number> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
   await redis.connect();
   let deleted = 0;
   try {
@@ -92,6 +93,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => undefined);
     try {
       await probe.connect();
       await probe.ping();
