@@ -15,6 +15,8 @@ import { MessageSchema } from './models.js';
  *   404): an operator must fix the configuration.
  * - `STEP_LIMIT`: the model still asked for tools after the agent's maximum number of steps.
  * - `INTERNAL`: anything else.
+ * - `INSTANCE_LOST`: the instance running the run died (cluster mode) and a survivor ended it;
+ *   retryable.
  */
 export const AGENT_ERROR_CODES = [
   'CANCELLED',
@@ -26,6 +28,7 @@ export const AGENT_ERROR_CODES = [
   'MISCONFIGURED',
   'STEP_LIMIT',
   'INTERNAL',
+  'INSTANCE_LOST',
 ] as const;
 export const AgentErrorCodeSchema = z.enum(AGENT_ERROR_CODES);
 export type AgentErrorCode = z.infer<typeof AgentErrorCodeSchema>;
