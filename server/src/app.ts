@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { metrics as metricsApi, type Meter, type MeterProvider } from '@opentelemetry/api';
 import { createTracewireMetrics } from '@tracewire/otel';
 import type { Logger } from 'pino';
@@ -13,7 +12,8 @@ import type { AgentDefinition } from './agents/types.js';
 import { createAuthenticator } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Services } from './services.js';
-import { openSqliteStorage, type RetentionOptions } from './storage/sqlite/index.js';
+import { openBackends } from './backends.js';
+import type { RetentionOptions } from './storage/sqlite/index.js';
 import { createTransport, type Transport } from './transport/server.js';
 import type { ChatStore } from './storage/chatStore.js';
 import { traceMethods } from './telemetry/traceMethods.js';
@@ -49,26 +49,28 @@ export interface TracewireServer {
   stop(): Promise<void>;
 }
 
-/** Builds services on the embedded default (SQLite file, in-process fan-out) and starts listening. */
+/**
+ * Builds services and starts listening: on the embedded default (SQLite file, in-process
+ * fan-out), or on PostgreSQL + Redis when `config.cluster` is set.
+ */
 export async function createTracewire(opts: CreateTracewireOptions): Promise<TracewireServer> {
   const { config, logger } = opts;
-  const storage = await openSqliteStorage({
-    file: join(config.dataDir, 'tracewire.db'),
+  const storage = await openBackends({
+    config,
     logger,
     retention: opts.retention ?? retentionFromConfig(config),
   });
   // Store and event-log operations show as child spans of the call or run that made them.
   // Appends are timed by each event's PRODUCER span (it ends when the append commits).
-  const db = { 'db.system.name': 'sqlite' };
   const store = traceMethods(storage.store, {
     component: 'chat_store',
     methods: CHAT_STORE_METHODS,
-    attributes: db,
+    attributes: { 'db.system.name': storage.systems.store },
   });
   const events = traceMethods(storage.events, {
     component: 'event_log',
     methods: ['read', 'head'],
-    attributes: db,
+    attributes: { 'db.system.name': storage.systems.events },
   });
   const meter = (opts.meterProvider ?? metricsApi.getMeterProvider()).getMeter('@tracewire/server');
   const agentList = opts.agents ?? defaultAgents(config, meter);
