@@ -5,13 +5,13 @@ import {
   type AgentEvent,
   type StreamEvent,
 } from '@tracewire/shared';
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { waitFor } from '../helpers/collect.js';
 import { readWholeStream } from '../helpers/eventLogRead.js';
 import { firehoseAgent, firehoseMessage } from '../helpers/firehose.js';
 import { createPlainClient, type PlainClient } from '../helpers/plainClient.js';
-import { startTestServer } from '../helpers/server.js';
+import { TEST_BACKENDS, startTestServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcpProxy.js';
 
 // Sizes: 100 clients × 2 runs × (500 deltas + started + completed) = 100,400 events.
@@ -127,121 +127,124 @@ async function plainParticipant(url: string, token: string): Promise<Participant
   return p;
 }
 
-test(`chaos: ${CLIENTS} clients (SDK and plain @trpc/client) behind a proxy that cuts random connections get every event exactly once, in order`, async () => {
-  await using srv = await startTestServer({
-    env: { TRACEWIRE_RETENTION_MAX_EVENTS: '0' },
-    overrides: { agents: [firehoseAgent] },
-  });
-  await using proxy = await startTcpProxy({ target: srv.url });
+describe.each(TEST_BACKENDS)('on the %s back ends', (backend) => {
+  test(`chaos: ${CLIENTS} clients (SDK and plain @trpc/client) behind a proxy that cuts random connections get every event exactly once, in order`, async () => {
+    await using srv = await startTestServer({
+      backend,
+      env: { TRACEWIRE_RETENTION_MAX_EVENTS: '0' },
+      overrides: { agents: [firehoseAgent] },
+    });
+    await using proxy = await startTcpProxy({ target: srv.url });
 
-  // Set-up without chaos: every client on its own user and thread, subscribed.
-  const participants: Participant[] = [];
-  for (let i = 0; i < CLIENTS; i += 10) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(10, CLIENTS - i) }, async (_, j) => {
-        const token = await srv.tokenFor(`chaos-${i + j}`);
-        return (i + j) % 2 === 0
-          ? sdkParticipant(proxy.url, token)
-          : plainParticipant(proxy.url, token);
-      }),
-    );
-    participants.push(...batch);
-  }
-  const sdk = participants.filter(
-    (p): p is Participant & { client: TracewireClient } => p.kind === 'sdk',
-  );
-
-  // Chaos: cut a random share of the open connections every few hundred ms.
-  let chaos = true;
-  let cutRounds = 0;
-  const chaosLoop = (async () => {
-    while (chaos) {
-      await new Promise((r) => setTimeout(r, CUT_EVERY_MS * (0.5 + Math.random())));
-      if (!chaos) break;
-      proxy.cutRandom(Math.max(1, Math.round(proxy.open * CUT_SHARE)));
-      cutRounds++;
+    // Set-up without chaos: every client on its own user and thread, subscribed.
+    const participants: Participant[] = [];
+    for (let i = 0; i < CLIENTS; i += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(10, CLIENTS - i) }, async (_, j) => {
+          const token = await srv.tokenFor(`chaos-${i + j}`);
+          return (i + j) % 2 === 0
+            ? sdkParticipant(proxy.url, token)
+            : plainParticipant(proxy.url, token);
+        }),
+      );
+      participants.push(...batch);
     }
-  })();
-
-  const started = Date.now();
-  try {
-    await Promise.all(
-      participants.flatMap((p) =>
-        Array.from({ length: RUNS_PER_THREAD }, () => p.send(firehoseMessage(DELTAS_PER_RUN))),
-      ),
+    const sdk = participants.filter(
+      (p): p is Participant & { client: TracewireClient } => p.kind === 'sdk',
     );
-    await waitFor(
-      () => participants.every((p) => p.terminals >= RUNS_PER_THREAD || p.errors.length > 0),
-      DEADLINE_MS,
-    );
-  } finally {
-    chaos = false;
-    await chaosLoop;
-  }
-  const elapsedMs = Date.now() - started;
 
-  let sent = 0;
-  let receivedPlain = 0;
-  for (const p of participants) {
-    expect(p.errors).toEqual([]);
-    const log = await readWholeStream(srv.server.services.events, p.threadId);
-    sent += log.length;
-    expect(log.filter((e) => e.type === 'agent_started')).toHaveLength(RUNS_PER_THREAD);
-    expect(log.filter((e) => e.type === 'agent_completed')).toHaveLength(RUNS_PER_THREAD);
-    expect(log).toHaveLength(RUNS_PER_THREAD * (DELTAS_PER_RUN + 2));
-    expect(p.received.some((e) => e.type === 'resync')).toBe(false);
-    const agentEvents = p.received.filter((e): e is AgentEvent => e.type !== 'stream_position');
-    // Cheap checks first for a readable failure, then the full comparison.
-    expect(agentEvents.map((e) => e.seq)).toEqual(log.map((e) => e.seq));
-    if (p.kind === 'plain') {
-      receivedPlain += p.received.length;
-      expect(agentEvents).toEqual(log);
-    } else {
-      expect(agentEvents).toEqual(log.map(strip));
+    // Chaos: cut a random share of the open connections every few hundred ms.
+    let chaos = true;
+    let cutRounds = 0;
+    const chaosLoop = (async () => {
+      while (chaos) {
+        await new Promise((r) => setTimeout(r, CUT_EVERY_MS * (0.5 + Math.random())));
+        if (!chaos) break;
+        proxy.cutRandom(Math.max(1, Math.round(proxy.open * CUT_SHARE)));
+        cutRounds++;
+      }
+    })();
+
+    const started = Date.now();
+    try {
+      await Promise.all(
+        participants.flatMap((p) =>
+          Array.from({ length: RUNS_PER_THREAD }, () => p.send(firehoseMessage(DELTAS_PER_RUN))),
+        ),
+      );
+      await waitFor(
+        () => participants.every((p) => p.terminals >= RUNS_PER_THREAD || p.errors.length > 0),
+        DEADLINE_MS,
+      );
+    } finally {
+      chaos = false;
+      await chaosLoop;
     }
-  }
+    const elapsedMs = Date.now() - started;
 
-  const stats = sdk.reduce(
-    (acc, p) => {
-      const s = p.client.stats;
-      acc.received += s.received;
-      acc.delivered += s.delivered;
-      acc.duplicatesDropped += s.duplicatesDropped;
-      acc.gapsDetected += s.gapsDetected;
-      acc.gapsRepaired += s.gapsRepaired;
-      acc.resubscribes += s.resubscribes;
-      acc.reconnects += s.reconnects;
-      return acc;
-    },
-    {
-      received: 0,
-      delivered: 0,
-      duplicatesDropped: 0,
-      gapsDetected: 0,
-      gapsRepaired: 0,
-      resubscribes: 0,
-      reconnects: 0,
-    },
-  );
-  const plainReconnects = participants
-    .filter((p) => p.kind === 'plain')
-    .reduce((n, p) => n + p.reconnects(), 0);
-  console.log(
-    [
-      `chaos: ${participants.length} clients (${sdk.length} SDK, ${participants.length - sdk.length} plain @trpc/client), ${elapsedMs} ms`,
-      `  sent (events in the server's log): ${sent}`,
-      `  received: SDK frames ${stats.received}, delivered to the app ${stats.delivered}; plain frames ${receivedPlain}`,
-      `  SDK duplicates dropped ${stats.duplicatesDropped}, gaps detected ${stats.gapsDetected}, gaps repaired ${stats.gapsRepaired}, resubscribes ${stats.resubscribes}`,
-      `  reconnects: SDK ${stats.reconnects}, plain ${plainReconnects}; proxy cut ${proxy.cuts} connections in ${cutRounds} rounds, accepted ${proxy.accepted}`,
-    ].join('\n'),
-  );
+    let sent = 0;
+    let receivedPlain = 0;
+    for (const p of participants) {
+      expect(p.errors).toEqual([]);
+      const log = await readWholeStream(srv.server.services.events, p.threadId);
+      sent += log.length;
+      expect(log.filter((e) => e.type === 'agent_started')).toHaveLength(RUNS_PER_THREAD);
+      expect(log.filter((e) => e.type === 'agent_completed')).toHaveLength(RUNS_PER_THREAD);
+      expect(log).toHaveLength(RUNS_PER_THREAD * (DELTAS_PER_RUN + 2));
+      expect(p.received.some((e) => e.type === 'resync')).toBe(false);
+      const agentEvents = p.received.filter((e): e is AgentEvent => e.type !== 'stream_position');
+      // Cheap checks first for a readable failure, then the full comparison.
+      expect(agentEvents.map((e) => e.seq)).toEqual(log.map((e) => e.seq));
+      if (p.kind === 'plain') {
+        receivedPlain += p.received.length;
+        expect(agentEvents).toEqual(log);
+      } else {
+        expect(agentEvents).toEqual(log.map(strip));
+      }
+    }
 
-  expect(sent).toBe(CLIENTS * RUNS_PER_THREAD * (DELTAS_PER_RUN + 2));
-  // A gap the SDK saw was closed by resubscribing (every event arrived, checked above).
-  if (stats.gapsDetected > 0) expect(stats.gapsRepaired).toBeGreaterThan(0);
-  // The chaos really happened: connections were cut and clients reconnected.
-  expect(proxy.cuts).toBeGreaterThan(CLIENTS / 4);
-  expect(stats.reconnects + plainReconnects).toBeGreaterThan(CLIENTS / 4);
+    const stats = sdk.reduce(
+      (acc, p) => {
+        const s = p.client.stats;
+        acc.received += s.received;
+        acc.delivered += s.delivered;
+        acc.duplicatesDropped += s.duplicatesDropped;
+        acc.gapsDetected += s.gapsDetected;
+        acc.gapsRepaired += s.gapsRepaired;
+        acc.resubscribes += s.resubscribes;
+        acc.reconnects += s.reconnects;
+        return acc;
+      },
+      {
+        received: 0,
+        delivered: 0,
+        duplicatesDropped: 0,
+        gapsDetected: 0,
+        gapsRepaired: 0,
+        resubscribes: 0,
+        reconnects: 0,
+      },
+    );
+    const plainReconnects = participants
+      .filter((p) => p.kind === 'plain')
+      .reduce((n, p) => n + p.reconnects(), 0);
+    console.log(
+      [
+        `chaos: ${participants.length} clients (${sdk.length} SDK, ${participants.length - sdk.length} plain @trpc/client), ${elapsedMs} ms`,
+        `  sent (events in the server's log): ${sent}`,
+        `  received: SDK frames ${stats.received}, delivered to the app ${stats.delivered}; plain frames ${receivedPlain}`,
+        `  SDK duplicates dropped ${stats.duplicatesDropped}, gaps detected ${stats.gapsDetected}, gaps repaired ${stats.gapsRepaired}, resubscribes ${stats.resubscribes}`,
+        `  reconnects: SDK ${stats.reconnects}, plain ${plainReconnects}; proxy cut ${proxy.cuts} connections in ${cutRounds} rounds, accepted ${proxy.accepted}`,
+      ].join('\n'),
+    );
 
-  await Promise.all(participants.map((p) => p.close()));
-}, 150_000);
+    expect(sent).toBe(CLIENTS * RUNS_PER_THREAD * (DELTAS_PER_RUN + 2));
+    // A gap the SDK saw was closed by resubscribing (every event arrived, checked above).
+    if (stats.gapsDetected > 0) expect(stats.gapsRepaired).toBeGreaterThan(0);
+    // The chaos really happened: connections were cut and clients reconnected.
+    expect(proxy.cuts).toBeGreaterThan(CLIENTS / 4);
+    expect(stats.reconnects + plainReconnects).toBeGreaterThan(CLIENTS / 4);
+
+    await Promise.all(participants.map((p) => p.close()));
+  }, 150_000);
+});

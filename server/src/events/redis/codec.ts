@@ -64,29 +64,38 @@ export function eventOfEntry(entry: [id: string, fields: string[]]): AgentEvent 
   return storedEvent(json, meta);
 }
 
-/** The header of a published batch: its epoch, first seq and event count. */
+/** A published batch: its epoch, first seq and event count, the events still undecoded. */
 export interface BatchHeader {
   epoch: string;
   firstSeq: number;
   count: number;
-  lines: string[];
+  /** The message; its events start at `body`. */
+  message: string;
+  body: number;
 }
 
 /**
- * Splits a published batch (`epoch\nfirstSeq\n` then JSON and annotations, one line each;
- * JSON text never holds a raw newline). Null for a malformed message.
+ * Reads the header of a published batch (`epoch\nfirstSeq\ncount\n`, then each event's JSON
+ * and annotations on a line each; JSON text never holds a raw newline) without touching the
+ * events: an instance drops its own batches, which it already delivered, at this cost.
+ * Null for a malformed message.
  */
 export function parseBatch(message: string): BatchHeader | null {
-  const lines = message.split('\n');
-  const firstSeq = Number(lines[1]);
-  if (lines.length < 4 || lines.length % 2 !== 0 || !Number.isSafeInteger(firstSeq)) return null;
-  return { epoch: lines[0]!, firstSeq, count: (lines.length - 2) / 2, lines };
+  const a = message.indexOf('\n');
+  const b = message.indexOf('\n', a + 1);
+  const c = message.indexOf('\n', b + 1);
+  if (a < 1 || b < 0 || c < 0) return null;
+  const firstSeq = Number(message.slice(a + 1, b));
+  const count = Number(message.slice(b + 1, c));
+  if (!Number.isSafeInteger(firstSeq) || !Number.isSafeInteger(count) || count < 1) return null;
+  return { epoch: message.slice(0, a), firstSeq, count, message, body: c + 1 };
 }
 
 /** The events of a published batch from `fromSeq` on (earlier ones are not decoded). */
 export function batchEvents(batch: BatchHeader, fromSeq: number): AgentEvent[] {
+  const lines = batch.message.slice(batch.body).split('\n');
   const out: AgentEvent[] = [];
   for (let k = Math.max(0, fromSeq - batch.firstSeq); k < batch.count; k++)
-    out.push(storedEvent(batch.lines[2 + 2 * k]!, batch.lines[3 + 2 * k]!));
+    out.push(storedEvent(lines[2 * k] ?? '', lines[2 * k + 1] ?? ''));
   return out;
 }

@@ -17,7 +17,7 @@ import {
 } from './codec.js';
 import { redisToAppError, type ServerIdentity } from './connection.js';
 import { terminalField, threadKeys, threadOfChannel } from './keys.js';
-import { APPEND_LUA, HEAD_LUA } from './scripts.js';
+import { APPEND_LUA, HEAD_LUA, READ_LUA } from './scripts.js';
 import { ThreadWatch, type CommittedBatch } from './threadWatch.js';
 
 /** How much history each thread keeps in Redis. Unset limits keep everything. */
@@ -68,7 +68,16 @@ interface Scripts {
     stream: string,
     epoch: string,
     runId: string,
+    maxEvents: number,
   ): Promise<[string, number, number]>;
+  twRead(
+    meta: string,
+    stream: string,
+    from: number,
+    to: number | '+',
+    count: number,
+    maxEvents: number,
+  ): Promise<[string, string[]][]>;
 }
 
 const NONE: readonly AgentEvent[] = Object.freeze([]);
@@ -141,6 +150,7 @@ export class RedisEventLog implements EventLog {
     if (!('twAppend' in opts.redis)) {
       opts.redis.defineCommand('twAppend', { numberOfKeys: 2, lua: APPEND_LUA });
       opts.redis.defineCommand('twHead', { numberOfKeys: 2, lua: HEAD_LUA });
+      opts.redis.defineCommand('twRead', { numberOfKeys: 2, lua: READ_LUA });
     }
     this.#sub.on('message', (channel: string, message: string) =>
       this.#onMessage(channel, message),
@@ -308,18 +318,25 @@ export class RedisEventLog implements EventLog {
   read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]> {
     if (this.#closed) return Promise.reject(new AppError('UNAVAILABLE', 'event log is closed'));
     if (!(limit >= 1)) return Promise.resolve([]);
-    return this.#range(threadId, Math.floor(afterSeq), Math.floor(afterSeq) + Math.floor(limit));
+    return this.#range(threadId, { after: Math.floor(afterSeq), count: Math.floor(limit) });
   }
 
-  /** Events with `after < seq <= until`, oldest first. */
-  async #range(threadId: string, after: number, until: number): Promise<AgentEvent[]> {
-    const { stream } = threadKeys(this.#prefix, threadId);
+  /** At most `count` events (default: all) with `after < seq <= until`, oldest first. */
+  async #range(
+    threadId: string,
+    span: { after: number; until?: number; count?: number },
+  ): Promise<AgentEvent[]> {
+    const { after, until = '+', count = 0 } = span;
+    const { meta, stream } = threadKeys(this.#prefix, threadId);
     try {
-      const entries = (await this.#redis.xrange(
+      const entries = await this.#redis.twRead(
+        meta,
         stream,
-        `${Math.max(0, after) + 1}-0`,
-        `${until}-0`,
-      )) as [string, string[]][];
+        Math.max(0, after) + 1,
+        until,
+        count,
+        this.#maxEvents,
+      );
       return entries.map(eventOfEntry);
     } catch (err) {
       throw redisToAppError(err);
@@ -340,6 +357,7 @@ export class RedisEventLog implements EventLog {
         stream,
         createEpoch(),
         runId,
+        this.#maxEvents,
       );
       return { epoch, headSeq: Number(headSeq), firstSeq: Number(firstSeq) };
     } catch (err) {
@@ -399,7 +417,7 @@ export class RedisEventLog implements EventLog {
   async #pagedRange(threadId: string, after: number, until: number): Promise<AgentEvent[]> {
     const out: AgentEvent[] = [];
     for (let from = after; from < until;) {
-      const page = await this.#range(threadId, from, Math.min(until, from + 500));
+      const page = await this.#range(threadId, { after: from, until, count: 500 });
       if (page.length === 0) break;
       out.push(...page);
       from = page[page.length - 1]!.seq;
@@ -457,7 +475,7 @@ export class RedisEventLog implements EventLog {
         terminalField(runId),
       );
       if (seq === null) return null;
-      const [event] = await this.#range(threadId, Number(seq) - 1, Number(seq));
+      const [event] = await this.#range(threadId, { after: Number(seq) - 1, until: Number(seq) });
       return { seq: Number(seq), event: event?.runId === runId ? event : null };
     } catch (err) {
       throw redisToAppError(err);

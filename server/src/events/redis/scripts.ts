@@ -140,13 +140,16 @@ if maxAge > 0 then
   redis.call('PEXPIRE', meta, maxAge)
   redis.call('PEXPIRE', stream, maxAge)
 end
-redis.call('PUBLISH', channel, epoch .. '\\n' .. firstPublished .. '\\n' .. table.concat(published, '\\n'))
+redis.call('PUBLISH', channel, epoch .. '\\n' .. firstPublished .. '\\n' .. (#published / 2) .. '\\n' .. table.concat(published, '\\n'))
 return out
 `;
 
 /**
- * The stream's position, creating the stream (a new epoch) when it does not exist yet.
- * ARGV: [1] new epoch, [2] server run id. Returns { epoch, head seq, first retained seq }.
+ * The stream's position, creating the stream (a new epoch) when it does not exist yet. The
+ * count limit is exact here even though `MAXLEN ~` trims whole nodes: entries below
+ * `head - max + 1` are retained by Redis but no longer part of the stream.
+ * ARGV: [1] new epoch, [2] server run id, [3] max events (0: none).
+ * Returns { epoch, head seq, first retained seq }.
  */
 export const HEAD_LUA = `${OPEN_STREAM}
 local first = head + 1
@@ -154,5 +157,26 @@ if not reset then
   local f = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
   if #f > 0 then first = tonumber(string.match(f[1][1], '^(%d+)')) end
 end
+local maxLen = tonumber(ARGV[3])
+if maxLen > 0 and head - maxLen + 1 > first then first = head - maxLen + 1 end
 return { epoch, head, first }
+`;
+
+/**
+ * At most `count` events from `from` on (up to `to`, a seq or '+'), never below the count
+ * limit (see HEAD_LUA). KEYS[1] meta, KEYS[2] stream; ARGV: [1] from seq, [2] to, [3] count
+ * (0: all), [4] max events (0: none). Returns XRANGE entries.
+ */
+export const READ_LUA = `
+local from, to, count, maxLen = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if maxLen > 0 then
+  local head = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+  if head - maxLen + 1 > from then from = head - maxLen + 1 end
+end
+if to ~= '+' then
+  if from > tonumber(to) then return {} end
+  to = to .. '-0'
+end
+if count > 0 then return redis.call('XRANGE', KEYS[2], from .. '-0', to, 'COUNT', count) end
+return redis.call('XRANGE', KEYS[2], from .. '-0', to)
 `;

@@ -20,9 +20,13 @@ export interface PostgresStoreOptions {
   instanceId?: string;
   /** Schema to use instead of the connection's default (`search_path`); tests use one each. */
   schema?: string;
-  /** Connections in the pool. @default 10 */
+  /** Connections in the pool. @default 20 */
   poolSize?: number;
-  /** How long to wait for a connection before a call fails with UNAVAILABLE. @default 5000 */
+  /**
+   * How long a call waits for a connection (a free one of the pool, or a new one) before it
+   * fails with UNAVAILABLE. A refused connection fails at once; this bounds a busy pool and a
+   * server that does not answer. @default 10000
+   */
   connectTimeoutMs?: number;
   /** A query without an answer this long fails with UNAVAILABLE (a frozen server or network). @default 15000 */
   queryTimeoutMs?: number;
@@ -58,8 +62,8 @@ const parseInt8AsNumber = ((oid: number, format?: 'text' | 'binary') => {
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const pool = new pg.Pool({
     connectionString: opts.url,
-    max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    max: opts.poolSize ?? 20,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     query_timeout: opts.queryTimeoutMs ?? 15_000,
     keepAlive: true,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
