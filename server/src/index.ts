@@ -16,8 +16,19 @@ export { createServiceCaller } from './internalCaller.js';
 export type { ServiceCallerOptions } from './internalCaller.js';
 export type { Services } from './services.js';
 export type { ChatStore } from './storage/chatStore.js';
-export type { EventLog, StreamHead } from './events/eventLog.js';
 export type { RunLedger } from './storage/runLedger.js';
+export type { EventLog, StreamHead, AgentEventDraft } from './events/eventLog.js';
+export { openPostgresStore } from './storage/postgres/index.js';
+export type { PostgresStore, PostgresStoreOptions } from './storage/postgres/index.js';
+export { openRedisEventLog, RedisEventLog } from './events/redis/index.js';
+export type { OpenRedisEventLogOptions } from './events/redis/index.js';
+export {
+  openClusterCoordinator,
+  createClusterSlots,
+  createClusterTokenBuckets,
+} from './cluster/index.js';
+export type { ClusterCoordinator, Lease, OrphanedRun } from './cluster/index.js';
+export type { AgentDefinition, ToolDefinition, AgentContext, RunManager } from './agents/types.js';
 export type {
   AgentDefinition,
   ToolDefinition,
