@@ -80,7 +80,7 @@ export async function createTracewire(opts: CreateTracewireOptions): Promise<Tra
   const ledger = traceMethods(storage.ledger, {
     component: 'run_ledger',
     methods: ['finishRun', 'reconcileRun'],
-    attributes: db,
+    attributes: { 'db.system.name': storage.systems.store },
   });
   const runs = createRunManager({
     store,

@@ -4,7 +4,9 @@ import { createInstanceId } from './cluster/coordinator.js';
 import type { Config } from './config.js';
 import type { EventLog } from './events/eventLog.js';
 import { openRedisEventLog } from './events/redis/index.js';
+import { ClusterRunLedger } from './cluster/clusterRunLedger.js';
 import type { ChatStore } from './storage/chatStore.js';
+import type { RunLedger } from './storage/runLedger.js';
 import { openPostgresStore } from './storage/postgres/index.js';
 import { openSqliteStorage, type RetentionOptions } from './storage/sqlite/index.js';
 
@@ -12,6 +14,8 @@ import { openSqliteStorage, type RetentionOptions } from './storage/sqlite/index
 export interface Backends {
   store: ChatStore;
   events: EventLog;
+  /** How runs end: record, answer and terminal event kept in agreement (issue 22). */
+  ledger: RunLedger;
   /** `db.system.name` of each part, for spans. */
   systems: { store: string; events: string };
   /** This instance's id in a cluster; null on the embedded default. */
@@ -40,6 +44,7 @@ export async function openBackends(opts: {
     return {
       store: storage.store,
       events: storage.events,
+      ledger: storage.ledger,
       systems: { store: 'sqlite', events: 'sqlite' },
       instanceId: null,
       close: () => storage.close(),
@@ -48,7 +53,7 @@ export async function openBackends(opts: {
   const { databaseUrl, redisUrl, redisPrefix } = config.cluster;
   const instanceId = createInstanceId();
   const pg = await openPostgresStore({ url: databaseUrl, instanceId, logger });
-  let events: EventLog;
+  let events: Awaited<ReturnType<typeof openRedisEventLog>>;
   try {
     events = await openRedisEventLog({ url: redisUrl, prefix: redisPrefix, retention, logger });
   } catch (err) {
@@ -59,6 +64,7 @@ export async function openBackends(opts: {
   return {
     store: pg.store,
     events,
+    ledger: new ClusterRunLedger({ db: pg.db, events }),
     systems: { store: 'postgresql', events: 'redis' },
     instanceId,
     close: async () => {

@@ -57,6 +57,7 @@ const RETRYABLE_AGENT_CODES: ReadonlySet<AgentErrorCode> = new Set([
   'RATE_LIMITED',
   'UPSTREAM_ERROR',
   'INTERNAL',
+  'INSTANCE_LOST',
 ]);
 
 /**

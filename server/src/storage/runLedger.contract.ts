@@ -18,6 +18,7 @@ import { expectAppError } from './chatStore.contract.js';
 import {
   failedOutcome,
   reconcileRuns,
+  statusForCode,
   type RunLedger,
   type RunOutcome,
   type TerminalEvent,
@@ -40,6 +41,32 @@ export interface RunLedgerFixture extends AsyncDisposable {
     recordOnly(run: Run, outcome: RunOutcome): Promise<void>;
     /** Stores a terminal event as the ledger would have, leaves the record as it is. */
     eventOnly(draft: TerminalDraft): Promise<TerminalEvent>;
+  };
+}
+
+/**
+ * `halfEnd` hooks written through the `ChatStore` and `EventLog` interfaces only: the record
+ * ended without an event (`updateRun` / `completeRun`), or an event appended without its
+ * record. Any back end whose store and log are separate objects can use them.
+ */
+export function halfEndThroughInterfaces(
+  store: ChatStore,
+  events: EventLog,
+): RunLedgerFixture['halfEnd'] {
+  return {
+    async recordOnly(run, outcome) {
+      if (outcome.kind === 'completed') {
+        await store.completeRun({ runId: run.id, content: outcome.answer });
+        return;
+      }
+      const error = { code: outcome.code, message: outcome.message };
+      await store.updateRun(run.id, { status: statusForCode(outcome.code), error });
+    },
+    async eventOnly(draft) {
+      const [event] = await events.append(draft.threadId, [draft]);
+      if (!event || !isTerminalEvent(event)) throw new Error('terminal event not stored');
+      return event;
+    },
   };
 }
 
