@@ -99,28 +99,28 @@ export class ClusterRunLedger implements RunLedger {
   async finishRun(input: FinishRunInput): Promise<FinishedRun> {
     const row = await this.#pg(() => selectPgRun(this.#db, input.run.id));
     if (isTerminalRunStatus(row.status)) return { run: pgRun(row), message: null, event: null };
-    const event = await this.#appendTerminal(
+    const done = await this.#appendTerminal(
       row,
       draftOf(row, input.outcome, input.terminal ?? {}),
+      async (event) => {
+        const ended = await this.#pg(() => endPgRecord(this.#db, row, recordEndOf(event)));
+        // Ended in PostgreSQL meanwhile by something that wrote no event: point it at this one.
+        return (
+          ended?.row ??
+          (await this.#pg(() =>
+            linkPgTerminal(this.#db, row.id, { epoch: event.epoch, seq: event.seq }),
+          ))
+        );
+      },
     );
-    if (!event) {
+    if (!done) {
       // Another finish won the terminal event: its record follows (or reconcile completes it).
-      return {
-        run: pgRun(await this.#pg(() => selectPgRun(this.#db, row.id))),
-        message: null,
-        event: null,
-      };
+      const current = await this.#pg(() => selectPgRun(this.#db, row.id));
+      return { run: pgRun(current), message: null, event: null };
     }
-    const ended = await this.#pg(() => endPgRecord(this.#db, row, recordEndOf(event)));
-    if (!ended) {
-      // Ended in PostgreSQL meanwhile by something that wrote no event: point it at this one.
-      const linked = await this.#pg(() =>
-        linkPgTerminal(this.#db, row.id, { epoch: event.epoch, seq: event.seq }),
-      );
-      return { run: pgRun(linked), message: null, event };
-    }
+    const { event, recorded } = done;
     const message = event.type === 'agent_completed' ? event.message : null;
-    return { run: pgRun(ended.row), message, event };
+    return { run: pgRun(recorded), message, event };
   }
 
   async listRunsToReconcile(): Promise<Run[]> {
@@ -201,24 +201,38 @@ export class ClusterRunLedger implements RunLedger {
         retryable: isRetryableCode(code),
       };
     }
-    const event = await this.#appendTerminal(row, draft);
-    // Another instance emitted it meanwhile: link to that one.
-    if (!event) return this.reconcileRun(row.id as RunId, { abandoned: ABANDONED_UNUSED });
-    const linked = await this.#pg(() =>
-      linkPgTerminal(this.#db, row.id, { epoch: event.epoch, seq: event.seq }),
+    const done = await this.#appendTerminal(row, draft, (event) =>
+      this.#pg(() => linkPgTerminal(this.#db, row.id, { epoch: event.epoch, seq: event.seq })),
     );
-    return { action: 'emitted', run: pgRun(linked), event };
+    // Another instance emitted it meanwhile: link to that one.
+    if (!done) return this.reconcileRun(row.id as RunId, { abandoned: ABANDONED_UNUSED });
+    return { action: 'emitted', run: pgRun(done.recorded), event: done.event };
   }
 
-  /** Appends a terminal event; null when the log already holds one for the run. */
-  async #appendTerminal(row: PgRunRow, draft: AgentEventDraft): Promise<TerminalEvent | null> {
+  /**
+   * Appends a terminal event, then runs `record` (the PostgreSQL half) before this instance's
+   * listeners get the event, so that none of its subscribers sees a run ended whose record
+   * still says otherwise. Null when the log already holds a terminal event for the run.
+   */
+  async #appendTerminal<T>(
+    row: PgRunRow,
+    draft: AgentEventDraft,
+    record: (event: TerminalEvent) => Promise<T>,
+  ): Promise<{ event: TerminalEvent; recorded: T } | null> {
+    let appended: { events: AgentEvent[]; release: () => void };
     try {
-      const [event] = await this.#events.append(row.thread_id as ThreadId, [draft]);
-      if (!isTerminal(event)) throw new AppError('INTERNAL', 'terminal event not stored');
-      return event;
+      appended = await this.#events.appendHeld(row.thread_id as ThreadId, [draft]);
     } catch (err) {
       if (AppError.is(err) && err.code === 'CONFLICT' && /has ended/.test(err.message)) return null;
       throw err;
+    }
+    try {
+      const [event] = appended.events;
+      if (!isTerminal(event)) throw new AppError('INTERNAL', 'terminal event not stored');
+      return { event, recorded: await record(event) };
+    } finally {
+      // Committed in the log either way: listeners get it even when the record failed.
+      appended.release();
     }
   }
 

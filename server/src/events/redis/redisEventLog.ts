@@ -55,6 +55,8 @@ interface PendingCall {
   threadId: string;
   drafts: EncodedDraft[];
   done: AppendCallback;
+  /** Set for {@link RedisEventLog.appendHeld}: receives the hold on the thread's live tail. */
+  hold?: (release: () => void) => void;
   stored: readonly AgentEvent[];
   error: AppError | null;
 }
@@ -174,6 +176,35 @@ export class RedisEventLog implements EventLog {
   }
 
   enqueue(threadId: ThreadId, drafts: readonly AgentEventDraft[], done: AppendCallback): void {
+    this.#enqueue(threadId, drafts, done);
+  }
+
+  /**
+   * Appends like `append`, but this instance's listeners of the thread get these events (and
+   * anything after them) only once `release` is called: the run ledger writes a run's record
+   * between its terminal event (the commit point) and its delivery here. Always release.
+   */
+  appendHeld(
+    threadId: ThreadId,
+    drafts: readonly AgentEventDraft[],
+  ): Promise<{ events: AgentEvent[]; release: () => void }> {
+    return new Promise((resolve, reject) => {
+      let release: () => void = () => undefined;
+      this.#enqueue(
+        threadId,
+        drafts,
+        (err, stored) => (err ? reject(err) : resolve({ events: stored as AgentEvent[], release })),
+        (r) => (release = r),
+      );
+    });
+  }
+
+  #enqueue(
+    threadId: ThreadId,
+    drafts: readonly AgentEventDraft[],
+    done: AppendCallback,
+    hold?: (release: () => void) => void,
+  ): void {
     this.#assertOpen();
     // Checked and encoded before anything is sent, so a bad payload fails only this call.
     const encoded: EncodedDraft[] = [];
@@ -184,7 +215,14 @@ export class RedisEventLog implements EventLog {
         ? err
         : new AppError('BAD_REQUEST', `event cannot be stored: ${String(err)}`, { cause: err });
     }
-    this.#pending.push({ threadId, drafts: encoded, done, stored: NONE, error: null });
+    this.#pending.push({
+      threadId,
+      drafts: encoded,
+      done,
+      stored: NONE,
+      error: null,
+      ...(hold ? { hold } : {}),
+    });
     this.#pendingEvents += encoded.length;
     if (this.#pendingEvents >= MAX_PENDING_EVENTS) this.#flush();
     else if (!this.#scheduled) {
@@ -282,16 +320,27 @@ export class RedisEventLog implements EventLog {
     for (const [threadId, calls] of byThread) {
       const watch = this.#watches.get(threadId);
       if (!watch) continue;
-      const events = calls.flatMap((c) => c.stored);
+      const heldAt = calls.findIndex((c) => c.hold && c.error === null);
+      const open = heldAt < 0 ? calls : calls.slice(0, heldAt);
+      const events = open.flatMap((c) => c.stored);
       const first = events[0];
-      if (!first) continue;
-      const committed: CommittedBatch = {
-        epoch: first.epoch,
-        firstSeq: first.seq,
-        count: events.length,
-        events,
-      };
-      if (!watch.offer(committed)) waits.push(watch.idle());
+      if (first) {
+        const committed: CommittedBatch = {
+          epoch: first.epoch,
+          firstSeq: first.seq,
+          count: events.length,
+          events,
+        };
+        if (!watch.offer(committed)) waits.push(watch.idle());
+      }
+      if (heldAt >= 0) {
+        // The held call and everything after it wait for the release (never for the report).
+        const rest = calls.slice(heldAt).flatMap((c) => c.stored);
+        calls[heldAt]!.hold!(watch.hold());
+        const next = rest[0];
+        if (next)
+          watch.offer({ epoch: next.epoch, firstSeq: next.seq, count: rest.length, events: rest });
+      }
     }
     const report = () => {
       for (const call of batch) {

@@ -47,6 +47,8 @@ export class ThreadWatch {
   #queue: CommittedBatch[] = [];
   #idleWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
+  /** Holds taken by {@link hold}: while any is taken, batches wait in order. */
+  #holds = 0;
   /** This instance's appends to the thread that are sent and not yet offered. */
   readonly #sending = new Set<Promise<void>>();
   readonly #reader: WatchReader;
@@ -79,7 +81,7 @@ export class ThreadWatch {
    * already); false when they wait behind a gap being filled (see {@link idle}).
    */
   offer(batch: CommittedBatch): boolean {
-    if (this.#busy) {
+    if (this.#busy || this.#holds > 0) {
       this.#queue.push(batch);
       return false;
     }
@@ -98,6 +100,22 @@ export class ThreadWatch {
     return () => {
       this.#sending.delete(p);
       done();
+    };
+  }
+
+  /**
+   * Holds delivery: batches offered from now on (from either side) wait, in order, until the
+   * returned release (idempotent) is called. A run's terminal event is held until its record
+   * is written, so this instance's subscribers never see a run ended before its record is.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#drain();
     };
   }
 
@@ -214,13 +232,19 @@ export class ThreadWatch {
       .catch((err: unknown) => this.#readFailed(err))
       .finally(() => {
         this.#busy = false;
-        while (!this.#busy && this.#queue.length > 0) this.#process(this.#queue.shift()!);
-        if (!this.#busy) {
-          const waiters = this.#idleWaiters;
-          this.#idleWaiters = [];
-          for (const w of waiters) w();
-        }
+        this.#drain();
       });
+  }
+
+  /** Handles queued batches until a step goes async or a hold stops it. */
+  #drain(): void {
+    while (!this.#busy && this.#holds === 0 && this.#queue.length > 0)
+      this.#process(this.#queue.shift()!);
+    if (!this.#busy && this.#queue.length === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   #readFailed(err: unknown): void {

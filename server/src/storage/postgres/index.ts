@@ -73,6 +73,11 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
   // An idle connection that breaks (server restart, network cut) must not crash the process:
   // the pool drops it and the next call opens a new one.
   pool.on('error', (err) => opts.logger?.warn({ err }, 'postgres connection lost'));
+  // A connection that breaks while checked out (between a transaction's statements) emits on
+  // the client, where nothing else listens: the statement in flight fails instead.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => opts.logger?.warn({ err }, 'postgres connection lost')),
+  );
   const db = new Kysely<PgSchema>({ dialect: new PostgresDialect({ pool }) });
   let ended: Promise<void> | undefined;
   const close = () => (ended ??= db.destroy());

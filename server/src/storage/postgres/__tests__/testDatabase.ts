@@ -15,6 +15,7 @@ const uniqueName = (prefix: string) => `${prefix}_${process.pid}_${randomBytes(5
 
 async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);
