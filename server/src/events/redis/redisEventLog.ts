@@ -176,7 +176,7 @@ export class RedisEventLog implements EventLog {
   }
 
   enqueue(threadId: ThreadId, drafts: readonly AgentEventDraft[], done: AppendCallback): void {
-    this.#enqueue(threadId, drafts, done);
+    this.#enqueue(threadId, drafts, { done });
   }
 
   /**
@@ -190,21 +190,20 @@ export class RedisEventLog implements EventLog {
   ): Promise<{ events: AgentEvent[]; release: () => void }> {
     return new Promise((resolve, reject) => {
       let release: () => void = () => undefined;
-      this.#enqueue(
-        threadId,
-        drafts,
-        (err, stored) => (err ? reject(err) : resolve({ events: stored as AgentEvent[], release })),
-        (r) => (release = r),
-      );
+      this.#enqueue(threadId, drafts, {
+        done: (err, stored) =>
+          err ? reject(err) : resolve({ events: stored as AgentEvent[], release }),
+        hold: (r) => (release = r),
+      });
     });
   }
 
   #enqueue(
     threadId: ThreadId,
     drafts: readonly AgentEventDraft[],
-    done: AppendCallback,
-    hold?: (release: () => void) => void,
+    report: { done: AppendCallback; hold?: (release: () => void) => void },
   ): void {
+    const { done, hold } = report;
     this.#assertOpen();
     // Checked and encoded before anything is sent, so a bad payload fails only this call.
     const encoded: EncodedDraft[] = [];
