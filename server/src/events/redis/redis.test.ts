@@ -134,6 +134,32 @@ describe('Redis event log: runs, fences and terminal events', () => {
     expect(await ctx.events.terminalOf(threadId, createRunId())).toBeNull();
   });
 
+  test('a held append is shown by this instance only once released: listeners, head and read wait, then all see it', async () => {
+    await using ctx = await openTestRedisEventLog();
+    const threadId = createThreadId();
+    const heard: number[] = [];
+    ctx.events.subscribe(threadId, (e) => heard.push(e.seq));
+    await ctx.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+    const held = await ctx.events.appendHeld(threadId, [terminal(threadId)]);
+    expect(held.events.map((e) => e.seq)).toEqual([3]);
+    // Appended after it by someone else: waits behind it, in order.
+    const after = ctx.events.append(threadId, deltaDrafts({ threadId, n: 1 }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(heard).toEqual([1, 2]);
+    expect((await ctx.events.head(threadId)).headSeq).toBe(2);
+    expect(seqs(await ctx.events.read(threadId, 0, 10))).toEqual([1, 2]);
+    // A subscriber arriving meanwhile gets it live too, once released.
+    const late: number[] = [];
+    ctx.events.subscribe(threadId, (e) => late.push(e.seq));
+    held.release();
+    held.release();
+    await after;
+    expect(heard).toEqual([1, 2, 3, 4]);
+    expect(late).toEqual([3, 4]);
+    expect((await ctx.events.head(threadId)).headSeq).toBe(4);
+    expect(seqs(await ctx.events.read(threadId, 0, 10))).toEqual([1, 2, 3, 4]);
+  });
+
   test('a refused call in a batch takes no position and the other calls of the batch commit', async () => {
     await using ctx = await openTestRedisEventLog();
     const threadId = createThreadId();

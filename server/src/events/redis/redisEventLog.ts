@@ -129,6 +129,8 @@ export class RedisEventLog implements EventLog {
   readonly #readyWaitMs: number;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #watches = new Map<string, ThreadWatch>();
+  /** First seqs of held appends per thread (see {@link appendHeld}). */
+  readonly #heldSeqs = new Map<string, Set<number>>();
   #pending: PendingCall[] = [];
   #pendingEvents = 0;
   #scheduled = false;
@@ -180,9 +182,11 @@ export class RedisEventLog implements EventLog {
   }
 
   /**
-   * Appends like `append`, but this instance's listeners of the thread get these events (and
-   * anything after them) only once `release` is called: the run ledger writes a run's record
-   * between its terminal event (the commit point) and its delivery here. Always release.
+   * Appends like `append`, but this instance shows these events (and anything after them)
+   * only once `release` is called: its listeners get them then, and `head`/`read` stop before
+   * them until then. The run ledger writes a run's record between its terminal event (the
+   * commit point) and that release, so this instance never shows a run ended whose record
+   * still says otherwise. Always release.
    */
   appendHeld(
     threadId: ThreadId,
@@ -318,12 +322,11 @@ export class RedisEventLog implements EventLog {
     const waits: Promise<void>[] = [];
     for (const [threadId, calls] of byThread) {
       const watch = this.#watches.get(threadId);
-      if (!watch) continue;
       const heldAt = calls.findIndex((c) => c.hold && c.error === null);
       const open = heldAt < 0 ? calls : calls.slice(0, heldAt);
       const events = open.flatMap((c) => c.stored);
       const first = events[0];
-      if (first) {
+      if (watch && first) {
         const committed: CommittedBatch = {
           epoch: first.epoch,
           firstSeq: first.seq,
@@ -332,14 +335,7 @@ export class RedisEventLog implements EventLog {
         };
         if (!watch.offer(committed)) waits.push(watch.idle());
       }
-      if (heldAt >= 0) {
-        // The held call and everything after it wait for the release (never for the report).
-        const rest = calls.slice(heldAt).flatMap((c) => c.stored);
-        calls[heldAt]!.hold!(watch.hold());
-        const next = rest[0];
-        if (next)
-          watch.offer({ epoch: next.epoch, firstSeq: next.seq, count: rest.length, events: rest });
-      }
+      if (heldAt >= 0) this.#hold(threadId, calls.slice(heldAt), watch);
     }
     const report = () => {
       for (const call of batch) {
@@ -363,10 +359,47 @@ export class RedisEventLog implements EventLog {
     this.#reportTail = tail;
   }
 
+  /**
+   * Holds a held call's events (and the calls after it) back from this instance: its live
+   * tail queues them, and `head`/`read` stop before them, until the call's release. Released,
+   * they go to whichever watch the thread has then (duplicates are dropped by seq).
+   */
+  #hold(threadId: string, calls: PendingCall[], watch: ThreadWatch | undefined): void {
+    const rest = calls.flatMap((c) => c.stored);
+    const first = rest[0];
+    if (!first) return;
+    const seqs = this.#heldSeqs.get(threadId) ?? new Set<number>();
+    seqs.add(first.seq);
+    this.#heldSeqs.set(threadId, seqs);
+    const releaseTail = watch?.hold();
+    const batch = { epoch: first.epoch, firstSeq: first.seq, count: rest.length, events: rest };
+    if (watch) watch.offer(batch);
+    let released = false;
+    calls[0]!.hold!(() => {
+      if (released) return;
+      released = true;
+      seqs.delete(first.seq);
+      if (seqs.size === 0 && this.#heldSeqs.get(threadId) === seqs) this.#heldSeqs.delete(threadId);
+      releaseTail?.();
+      this.#watches.get(threadId)?.offer(batch);
+    });
+  }
+
+  /** The last seq this instance may show of a thread: before its first held event. */
+  #visibleHead(threadId: string, head: number): number {
+    const held = this.#heldSeqs.get(threadId);
+    return held && held.size > 0 ? Math.min(head, Math.min(...held) - 1) : head;
+  }
+
   read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]> {
     if (this.#closed) return Promise.reject(new AppError('UNAVAILABLE', 'event log is closed'));
     if (!(limit >= 1)) return Promise.resolve([]);
-    return this.#range(threadId, { after: Math.floor(afterSeq), count: Math.floor(limit) });
+    const held = this.#heldSeqs.get(threadId);
+    return this.#range(threadId, {
+      after: Math.floor(afterSeq),
+      count: Math.floor(limit),
+      ...(held && held.size > 0 ? { until: Math.min(...held) - 1 } : {}),
+    });
   }
 
   /** At most `count` events (default: all) with `after < seq <= until`, oldest first. */
@@ -407,7 +440,8 @@ export class RedisEventLog implements EventLog {
         runId,
         this.#maxEvents,
       );
-      return { epoch, headSeq: Number(headSeq), firstSeq: Number(firstSeq) };
+      const visible = this.#visibleHead(threadId, Number(headSeq));
+      return { epoch, headSeq: visible, firstSeq: Math.min(Number(firstSeq), visible + 1) };
     } catch (err) {
       throw redisToAppError(err);
     }
@@ -458,7 +492,8 @@ export class RedisEventLog implements EventLog {
     peek: async (threadId: string) => {
       const { meta } = threadKeys(this.#prefix, threadId);
       const [epoch, head] = await this.#redis.hmget(meta, 'e', 's');
-      return epoch === null || epoch === undefined ? null : { epoch, head: Number(head ?? 0) };
+      if (epoch === null || epoch === undefined) return null;
+      return { epoch, head: this.#visibleHead(threadId, Number(head ?? 0)) };
     },
   };
 
