@@ -28,7 +28,6 @@ export {
   createClusterTokenBuckets,
 } from './cluster/index.js';
 export type { ClusterCoordinator, Lease, OrphanedRun } from './cluster/index.js';
-export type { AgentDefinition, ToolDefinition, AgentContext, RunManager } from './agents/types.js';
 export type {
   AgentDefinition,
   ToolDefinition,

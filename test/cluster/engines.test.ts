@@ -1,4 +1,5 @@
 import { createClientMessageId } from '@tracewire/shared';
+import { Redis } from 'ioredis';
 import { describe, expect, onTestFinished, test } from 'vitest';
 import {
   createTestDatabase,
@@ -88,6 +89,16 @@ describe('cluster mode from the environment', () => {
       }));
       expect(turn.at(-1)!.data.type).toBe('agent_completed');
       expect((await ready(first.url)).status).toBe(200);
+      // Every key of the thread lives under TRACEWIRE_REDIS_PREFIX (hash-tagged by thread).
+      const redis = new Redis(REDIS_TEST_URL);
+      try {
+        const [, keys] = await redis.scan('0', 'MATCH', `*${threadId}*`, 'COUNT', 100_000);
+        expect(keys.length).toBeGreaterThan(0);
+        const prefix = `${env.TRACEWIRE_REDIS_PREFIX}{${threadId}}:`;
+        expect(keys.every((k) => k.startsWith(prefix))).toBe(true);
+      } finally {
+        redis.disconnect();
+      }
     } finally {
       await first.stop('SIGKILL');
       await first[Symbol.asyncDispose]();

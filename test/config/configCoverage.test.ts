@@ -65,6 +65,9 @@ const EFFECT_TESTS: Record<string, readonly string[]> = {
   TRACEWIRE_LLM_REQUEST_USAGE: ['test/llm/llmConfigEffects.test.ts'],
   TRACEWIRE_LLM_RECORD_CONTENT: ['test/llm/llmTrace.test.ts'],
   TRACEWIRE_LLM_SYSTEM_PROMPT: ['test/llm/llmConfigEffects.test.ts'],
+  TRACEWIRE_DATABASE_URL: ['test/cluster/engines.test.ts'],
+  TRACEWIRE_REDIS_URL: ['test/cluster/engines.test.ts'],
+  TRACEWIRE_REDIS_PREFIX: ['test/cluster/engines.test.ts'],
 };
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

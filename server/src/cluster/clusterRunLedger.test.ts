@@ -52,7 +52,7 @@ describe('cluster run ledger', () => {
     try {
       const userId = 'multi' as UserId;
       const { store } = instances[0]!.pg;
-      const thread = await store.createThread({ userId, title: 't' });
+      const thread = await store.createThread({ userId, title: 't', agent: 'demo' });
       const runs: Run[] = [];
       for (let i = 0; i < 5; i++) {
         const { run } = await store.createMessageAndRun({
@@ -109,7 +109,7 @@ describe('cluster run ledger', () => {
   test('a dead owner’s unfinished run is ended with INSTANCE_LOST, retryable, exactly once', async () => {
     await using ctx = await openFixture();
     const userId = 'lost' as UserId;
-    const thread = await ctx.store.createThread({ userId, title: 't' });
+    const thread = await ctx.store.createThread({ userId, title: 't', agent: 'demo' });
     const { run } = await ctx.store.createMessageAndRun({
       threadId: thread.id,
       userId,

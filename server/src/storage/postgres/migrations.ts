@@ -11,6 +11,7 @@ const initial: Migration = {
       .addColumn('id', 'text', (c) => c.notNull().unique())
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('agent', 'text', (c) => c.notNull())
       .addColumn('created_at', 'timestamptz', (c) => c.notNull())
       .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
       .execute();

@@ -23,6 +23,7 @@ export const pgThread = (r: PgThreadRow): Thread => ({
   id: r.id as ThreadId,
   userId: r.user_id as UserId,
   title: r.title,
+  agent: r.agent,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });

@@ -49,6 +49,7 @@ describe('PostgreSQL chat store', () => {
     const thread = await cluster.stores[3]!.store.createThread({
       userId: 'u' as UserId,
       title: 't',
+      agent: 'demo',
     });
     expect(await cluster.stores[0]!.store.getThread(thread.id)).toEqual(thread);
   });
@@ -57,7 +58,11 @@ describe('PostgreSQL chat store', () => {
     await using scratch = await createTestSchema(databaseUrl());
     await using cluster = await openInstances(3, scratch.schema);
     const userId = 'retry-user' as UserId;
-    const thread = await cluster.stores[0]!.store.createThread({ userId, title: 't' });
+    const thread = await cluster.stores[0]!.store.createThread({
+      userId,
+      title: 't',
+      agent: 'demo',
+    });
     const input: SendRecord = {
       threadId: thread.id,
       userId,
@@ -82,7 +87,9 @@ describe('PostgreSQL chat store', () => {
     const userId = 'busy-user' as UserId;
     const threads: ThreadId[] = [];
     for (let i = 0; i < 3; i++)
-      threads.push((await cluster.stores[i]!.store.createThread({ userId, title: `t${i}` })).id);
+      threads.push(
+        (await cluster.stores[i]!.store.createThread({ userId, title: `t${i}`, agent: 'demo' })).id,
+      );
     const limit = 5;
     const seen: number[] = [];
     const admit = (state?: { activeRuns: number }) => {
@@ -127,7 +134,7 @@ describe('PostgreSQL chat store', () => {
   test('stamps each run with the instance that accepted it, and leaves the terminal position empty', async () => {
     await using ctx = await openTestPostgresStore(databaseUrl(), { instanceId: 'inst-a' });
     const userId = 'owner-user' as UserId;
-    const thread = await ctx.store.createThread({ userId, title: 't' });
+    const thread = await ctx.store.createThread({ userId, title: 't', agent: 'demo' });
     const { run } = await ctx.store.createMessageAndRun({
       threadId: thread.id,
       userId,

@@ -15,6 +15,7 @@ import {
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   ChatStore,
+  NewThread,
   Page,
   PageOptions,
   RunPatch,
@@ -79,22 +80,37 @@ export class PostgresChatStore implements ChatStore {
     }
   }
 
-  createThread(input: { userId: UserId; title: string }): Promise<Thread> {
+  createThread(input: NewThread): Promise<Thread> {
     return this.#call(async (db) => {
-      const now = new Date();
-      const row = await db
-        .insertInto('threads')
-        .values({
-          id: createThreadId(),
-          user_id: input.userId,
-          title: input.title,
-          created_at: now,
-          updated_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return pgThread(row);
+      const insert = (trx: Kysely<PgSchema>) => {
+        const now = new Date();
+        return trx
+          .insertInto('threads')
+          .values({
+            id: createThreadId(),
+            user_id: input.userId,
+            title: input.title,
+            agent: input.agent,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      };
+      if (!input.admit) return pgThread(await insert(db));
+      // Counted and inserted under the user's lock: creates on several instances at once
+      // cannot pass the check together.
+      const admit = input.admit;
+      return db.transaction().execute(async (trx) => {
+        await lockUser(trx, input.userId);
+        admit(await countThreadsOf(trx, input.userId));
+        return pgThread(await insert(trx));
+      });
     });
+  }
+
+  countThreads(userId: UserId): Promise<number> {
+    return this.#call((db) => countThreadsOf(db, userId));
   }
 
   getThread(id: ThreadId): Promise<Thread | null> {
@@ -130,9 +146,7 @@ export class PostgresChatStore implements ChatStore {
     return this.#call(async (db) => {
       try {
         return await db.transaction().execute(async (trx) => {
-          await sql`select pg_advisory_xact_lock(${USER_LOCK_NAMESPACE}::int4, hashtext(${input.userId}))`.execute(
-            trx,
-          );
+          await lockUser(trx, input.userId);
           const prev = await findSent(trx, input);
           if (prev) return prev;
           if (input.admit) input.admit({ activeRuns: await countUnfinished(trx, input.userId) });
@@ -236,6 +250,31 @@ export class PostgresChatStore implements ChatStore {
     });
   }
 
+  recentMessages(
+    threadId: ThreadId,
+    opts: { before: MessageId; limit: number },
+  ): Promise<Message[]> {
+    return this.#call(async (db) => {
+      const limit = pageLimit(opts);
+      const before = await db
+        .selectFrom('messages')
+        .select('pos')
+        .where('id', '=', opts.before)
+        .where('thread_id', '=', threadId)
+        .executeTakeFirst();
+      if (!before) throw new AppError('NOT_FOUND', `message ${opts.before} not found in thread`);
+      const rows = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('thread_id', '=', threadId)
+        .where('pos', '<', before.pos)
+        .orderBy('pos', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.reverse().map(pgMessage);
+    });
+  }
+
   getRun(id: RunId): Promise<Run | null> {
     return this.#call(async (db) => {
       const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
@@ -295,6 +334,23 @@ export class PostgresChatStore implements ChatStore {
     this.#closing ??= this.#onClose?.() ?? Promise.resolve();
     return this.#closing;
   }
+}
+
+/** Serialises a user's sends and thread creations across instances (until the commit). */
+async function lockUser(trx: Tx, userId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${USER_LOCK_NAMESPACE}::int4, hashtext(${userId}))`.execute(
+    trx,
+  );
+}
+
+/** How many threads a user owns. */
+async function countThreadsOf(db: Kysely<PgSchema>, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('threads')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The earlier result for this idempotency key; CONFLICT when the key was used differently. */

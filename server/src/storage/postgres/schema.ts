@@ -13,6 +13,8 @@ export interface PgThreadsTable {
   id: string;
   user_id: string;
   title: string;
+  /** The agent that answers the thread. */
+  agent: string;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
