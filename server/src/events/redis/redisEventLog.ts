@@ -57,6 +57,8 @@ interface PendingCall {
   done: AppendCallback;
   /** Set for {@link RedisEventLog.appendHeld}: receives the hold on the thread's live tail. */
   hold?: (release: () => void) => void;
+  /** The live tail's hold, taken before the call is sent (its own publish must wait too). */
+  tail?: (() => void) | undefined;
   stored: readonly AgentEvent[];
   error: AppError | null;
 }
@@ -218,6 +220,9 @@ export class RedisEventLog implements EventLog {
         ? err
         : new AppError('BAD_REQUEST', `event cannot be stored: ${String(err)}`, { cause: err });
     }
+    // A held call goes out alone (what is pending first, then it): the channel message of
+    // its script then carries its events only, and its thread's tail is held before it is sent.
+    if (hold) this.#flush();
     this.#pending.push({
       threadId,
       drafts: encoded,
@@ -226,6 +231,11 @@ export class RedisEventLog implements EventLog {
       error: null,
       ...(hold ? { hold } : {}),
     });
+    if (hold) {
+      this.#pendingEvents = encoded.length;
+      this.#flush();
+      return;
+    }
     this.#pendingEvents += encoded.length;
     if (this.#pendingEvents >= MAX_PENDING_EVENTS) this.#flush();
     else if (!this.#scheduled) {
@@ -266,6 +276,7 @@ export class RedisEventLog implements EventLog {
           pipeline.twAppend(...this.#appendArgs(threadId, calls, runId));
           const watch = this.#watches.get(threadId);
           if (watch) offered.push(watch.sending());
+          for (const call of calls) if (call.hold) call.tail = watch?.hold();
         }
         const replies = (await pipeline.exec()) ?? [];
         let i = 0;
@@ -335,7 +346,8 @@ export class RedisEventLog implements EventLog {
         };
         if (!watch.offer(committed)) waits.push(watch.idle());
       }
-      if (heldAt >= 0) this.#hold(threadId, calls.slice(heldAt), watch);
+      if (heldAt >= 0) this.#hold(threadId, calls.slice(heldAt));
+      for (const call of calls) if (call.hold && call.error !== null) call.tail?.();
     }
     const report = () => {
       for (const call of batch) {
@@ -364,16 +376,20 @@ export class RedisEventLog implements EventLog {
    * tail queues them, and `head`/`read` stop before them, until the call's release. Released,
    * they go to whichever watch the thread has then (duplicates are dropped by seq).
    */
-  #hold(threadId: string, calls: PendingCall[], watch: ThreadWatch | undefined): void {
+  #hold(threadId: string, calls: PendingCall[]): void {
     const rest = calls.flatMap((c) => c.stored);
     const first = rest[0];
-    if (!first) return;
+    const releaseTail = calls[0]!.tail;
+    if (!first) {
+      releaseTail?.();
+      return;
+    }
     const seqs = this.#heldSeqs.get(threadId) ?? new Set<number>();
     seqs.add(first.seq);
     this.#heldSeqs.set(threadId, seqs);
-    const releaseTail = watch?.hold();
     const batch = { epoch: first.epoch, firstSeq: first.seq, count: rest.length, events: rest };
-    if (watch) watch.offer(batch);
+    // Queued behind the hold taken before the send (with the channel's copy, if it came first).
+    this.#watches.get(threadId)?.offer(batch);
     let released = false;
     calls[0]!.hold!(() => {
       if (released) return;
