@@ -56,13 +56,6 @@ export {
   runInTraceContext,
 } from './tracing.js';
 export {
-  STREAM_HOOKS,
-  StreamHookList,
-  hookStream,
-  type HookableStream,
-  type StreamHooks,
-} from './streamHooks.js';
-export {
   DEFAULT_MAX_SUBSCRIPTION_SPAN_MS,
   createTracingMiddleware,
   isServerFault,

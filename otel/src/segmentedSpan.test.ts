@@ -6,6 +6,7 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
+import { STREAM_HOOKS, StreamHookList, type StreamHooks } from '@tracewire/shared';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import {
   createTestProvider,
@@ -151,4 +152,54 @@ describe('segmented span', () => {
       vi.useRealTimers();
     }
   });
+});
+
+/** A stream that reports its own end (the shape of the server's thread subscriptions). */
+class HookableSource implements AsyncIterableIterator<number> {
+  readonly hooks = new StreamHookList();
+  #i = 0;
+
+  constructor(
+    private readonly values: number[],
+    private readonly failWith?: Error,
+  ) {}
+
+  [STREAM_HOOKS](h: StreamHooks): boolean {
+    return this.hooks.add(h);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<number>> {
+    if (this.#i < this.values.length)
+      return Promise.resolve({ done: false, value: this.values[this.#i++]! });
+    const err = this.failWith && (this.hooks.map(this.failWith) as Error);
+    this.hooks.end(err);
+    return err ? Promise.reject(err) : Promise.resolve({ done: true, value: undefined });
+  }
+}
+
+test('traceAsyncIterable without a per-step context passes a hookable stream on unwrapped', async () => {
+  const src = new HookableSource([1, 2], new Error('boom'));
+  const ends: unknown[] = [];
+  const traced = traceAsyncIterable(src, null, (e) => ends.push(e));
+  expect(traced).toBe(src);
+  let err: unknown;
+  try {
+    for await (const _ of traced) void _;
+  } catch (e) {
+    err = e;
+  }
+  expect(ends).toEqual([err]);
+  // Not hookable, or a context per step: wrapped, as before.
+  const plain = new HookableSource([1]);
+  expect(
+    traceAsyncIterable(
+      plain,
+      () => ({}) as never,
+      () => undefined,
+    ),
+  ).not.toBe(plain);
 });

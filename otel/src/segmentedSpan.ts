@@ -11,7 +11,7 @@
 import type { Attributes, Context, Link, Span, SpanKind, Tracer } from '@opentelemetry/api';
 import { context, createContextKey, trace } from '@opentelemetry/api';
 import { ATTR_TRACEWIRE_SPAN_SEGMENT } from './semconv.js';
-import { hookStream } from './streamHooks.js';
+import { hookStream } from '@tracewire/shared';
 
 const LIVE_SEGMENT = createContextKey('tracewire.liveSegment');
 

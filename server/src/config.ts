@@ -20,7 +20,10 @@ const EnvSchema = z.object({
   TRACEWIRE_AUTH_PUBLIC_KEY: z.string().min(1).optional(),
   TRACEWIRE_AUTH_ALLOW_NO_EXP: bool(false),
   TRACEWIRE_MAX_CONNECTION_LIFETIME_MS: int(3_600_000, 1_000),
-  TRACEWIRE_WS_AUTH_TIMEOUT_MS: int(10_000, 1),
+  TRACEWIRE_WS_AUTH_TIMEOUT_MS: int(5_000, 1),
+  TRACEWIRE_WS_MAX_UNAUTHENTICATED: int(1_024, 1),
+  TRACEWIRE_WS_PREAUTH_MAX_BYTES: int(16_384, 1_024),
+  TRACEWIRE_WS_RESPONSE_BUDGET_BYTES: int(4_194_304, 65_536),
   TRACEWIRE_ALLOWED_ORIGINS: z.string().optional(),
   TRACEWIRE_MAX_CONNECTIONS: int(10_000, 1),
   TRACEWIRE_MAX_CONNECTIONS_PER_USER: int(16, 1),
@@ -186,6 +189,15 @@ export interface Config {
     maxPayloadBytes: number;
     /** Close with AUTH_TIMEOUT (4004) when no `connectionParams` frame arrives within this. */
     authTimeoutMs: number;
+    /**
+     * Sockets waiting to authenticate at once (not counted in `maxConnections`); past it the
+     * one waiting longest is closed TOO_MANY_CONNECTIONS (4009).
+     */
+    maxUnauthenticated: number;
+    /** Largest `connectionParams` frame, and the most a socket may send before it (1009). */
+    preAuthBytes: number;
+    /** Query and mutation answers that may wait unsent on one connection (PAYLOAD_TOO_LARGE). */
+    responseBudgetBytes: number;
     /** Browser origins allowed to open a WebSocket; null = any. */
     allowedOrigins: readonly string[] | null;
     /** Inbound frames per second per connection (token bucket); above: RATE_LIMITED (4029). */
@@ -195,6 +207,7 @@ export interface Config {
     maxJsonDepth: number;
   };
   limits: {
+    /** Authenticated WebSocket connections per server. */
     maxConnections: number;
     /** WebSocket connections (and SSE streams) per user. */
     maxConnectionsPerUser: number;
@@ -319,6 +332,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pongWaitMs: e.TRACEWIRE_WS_PONG_WAIT_MS,
       maxPayloadBytes: e.TRACEWIRE_MAX_PAYLOAD_BYTES,
       authTimeoutMs: e.TRACEWIRE_WS_AUTH_TIMEOUT_MS,
+      maxUnauthenticated: e.TRACEWIRE_WS_MAX_UNAUTHENTICATED,
+      preAuthBytes: e.TRACEWIRE_WS_PREAUTH_MAX_BYTES,
+      responseBudgetBytes: e.TRACEWIRE_WS_RESPONSE_BUDGET_BYTES,
       allowedOrigins: origins.length > 0 ? origins : null,
       framesPerSecond: e.TRACEWIRE_WS_FRAMES_PER_SECOND,
       frameBurst: e.TRACEWIRE_WS_FRAME_BURST,

@@ -21,7 +21,10 @@ export interface BaseContext {
   authError: AppError | null;
   /** Connection id (WS) or null. */
   connectionId: string | null;
-  /** The connection subscriptions write to (backpressure); null for HTTP calls and in-process. */
+  /**
+   * Where a subscription's events go: on WebSocket the subscription's own writer (set per
+   * subscription call by the adapter), on SSE the response; null for other calls and in process.
+   */
   sink: DeliverySink | null;
   /**
    * Bytes the answers of this request may hold (one per HTTP request); absent: no budget

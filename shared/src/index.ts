@@ -97,6 +97,13 @@ export { CLOSE_CODES, isReconnectableCloseCode, closeCodeName } from './closeCod
 export type { CloseCode, CloseCodeName } from './closeCodes.js';
 export { INPUT_LIMITS } from './limits.js';
 export {
+  STREAM_HOOKS,
+  StreamHookList,
+  hookStream,
+  type HookableStream,
+  type StreamHooks,
+} from './streamHooks.js';
+export {
   decodeWire,
   freezePlainJson,
   isPlainJson,

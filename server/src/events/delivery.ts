@@ -1,30 +1,41 @@
 import {
   formatEventId,
   parseEventId,
+  plainJsonText,
   type AgentEvent,
   type ResyncReason,
   type StreamEvent,
   type ThreadId,
 } from '@tracewire/shared';
 import type { EventLog, StreamHead } from './eventLog.js';
-import {
-  closeSlowConsumer,
-  waitWritable,
-  type DirectWrite,
-  type FlowControl,
-} from './flowControl.js';
+import { closeSlowConsumer, waitWritable, type FlowControl } from './flowControl.js';
 
 /** One item of a thread stream: the tracked id (`epoch:seq`) and the event. */
 export interface StreamItem {
   id: string;
   event: StreamEvent;
+  /**
+   * The event's exact JSON, as the event log handed it out with the event (see
+   * `plainJsonText`), carried from here to the writer so nothing encodes it again; undefined
+   * for events this module makes (`stream_position`, `resync`) and annotated ones.
+   */
+  json: string | undefined;
 }
+
+/** The item of a logged event; the one place its JSON is taken from the log. */
+const itemOf = (e: AgentEvent): StreamItem => ({
+  id: formatEventId(e),
+  event: e,
+  json: plainJsonText(e),
+});
 
 /** Hooks for metrics; all optional. */
 export interface DeliveryHooks {
   onResync?(reason: ResyncReason): void;
   /** The subscriber fell behind its live buffer and is being served from the log. */
   onCatchUp?(): void;
+  /** The log's listener wrote a live event straight to the sink (see `flow`). */
+  onWritten?(event: AgentEvent): void;
 }
 
 /** Options for {@link streamThread}. */
@@ -38,19 +49,18 @@ export interface StreamThreadOptions {
   pageSize?: number;
   /** Live events held per subscriber before falling back to the log (bounds memory). */
   bufferEvents?: number;
-  /** Backpressure against the connection; none for in-process callers. */
+  /**
+   * Backpressure against the connection; none for in-process callers. When its sink writes
+   * (`sink.write`, WebSocket), live events that continue the stream in order are written by
+   * the log's listener while the generator waits, instead of resuming it for each: the
+   * consumer then only pulls what needs the generator (backfill, resync, backpressure).
+   */
   flow?: FlowControl | undefined;
   /**
    * Runs the stream's reads of the log (head, backfill pages) in the subscriber's context,
    * e.g. its trace span: the generator resumes in whatever context its consumer has.
    */
   inContext?: <T>(fn: () => T) => T;
-  /**
-   * Set `write` (at any time) to have live events that continue the stream in order written
-   * by the log's listener while the generator waits, instead of resuming it for each: the
-   * consumer then only pulls what needs the generator (backfill, resync, backpressure).
-   */
-  direct?: { write: DirectWrite | null };
   hooks?: DeliveryHooks;
 }
 
@@ -129,18 +139,18 @@ class ThreadStream {
    * the generator. A write that throws leaves `e` to the generator, whose consumer reports it.
    */
   writeDirect(e: AgentEvent): boolean {
-    const write = this.opts.direct?.write;
-    if (!write || this.wake === null || this.liveIndex < this.live.length || this.signal.aborted)
-      return false;
-    if (e.epoch !== this.epoch || e.seq !== this.last + 1) return false;
     const flow = this.flow;
-    if (flow && flow.sink.bufferedAmount() > flow.highWaterBytes) return false;
+    if (!flow?.sink.write || this.wake === null || this.liveIndex < this.live.length) return false;
+    if (this.signal.aborted || e.epoch !== this.epoch || e.seq !== this.last + 1) return false;
+    const { sink } = flow;
+    if (sink.bufferedAmount() > flow.highWaterBytes) return false;
     try {
-      write(formatEventId(e), e);
+      sink.write!(formatEventId(e), e, plainJsonText(e));
     } catch {
       return false;
     }
     this.last = e.seq;
+    this.opts.hooks?.onWritten?.(e);
     return true;
   }
 
@@ -213,7 +223,7 @@ async function* fromLog(
       if (ok !== true && !(await ok)) return void (s.closed = true);
       s.last = e.seq;
       s.stalledSince = Date.now();
-      yield { id: formatEventId(e), event: e };
+      yield itemOf(e);
       s.stalledSince = 0;
     }
     if (page.length < limit) return;
@@ -248,6 +258,7 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
       yield {
         id: formatEventId({ epoch, seq: last }),
         event: { type: 'stream_position', threadId, epoch, headSeq: last, ts: Date.now() },
+        json: undefined,
       };
     } else if (start.kind === 'resync') {
       opts.hooks?.onResync?.(start.reason);
@@ -291,7 +302,7 @@ export async function* streamThread(opts: StreamThreadOptions): AsyncGenerator<S
       if (ok !== true && !(await ok)) break;
       s.last = e.seq;
       s.stalledSince = Date.now();
-      yield { id: formatEventId(e), event: e };
+      yield itemOf(e);
       s.stalledSince = 0;
     }
   } finally {
@@ -313,5 +324,6 @@ function resync(head: StreamHead, reason: ResyncReason, threadId: ThreadId): Str
       headSeq: head.headSeq,
       ts: Date.now(),
     },
+    json: undefined,
   };
 }

@@ -1,11 +1,17 @@
 import { CLOSE_CODES, type StreamEvent } from '@tracewire/shared';
 
-/** Writes one tracked event of a followed subscription straight to its connection. */
-export type DirectWrite = (trackedId: string, event: StreamEvent) => void;
+/**
+ * Writes one tracked event of one subscription to its connection: for a WebSocket, the
+ * subscription's own writer, bound to its wire id, which frames it exactly as tRPC's adapter
+ * would. `json` is the event's exact JSON when the event log handed it out (see
+ * `plainJsonText`), so an event is encoded once however many subscribers it reaches.
+ */
+export type EventWriter = (trackedId: string, event: StreamEvent, json: string | undefined) => void;
 
 /**
- * Where a subscription's bytes go, as the core sees it (the transport implements it for a
- * WebSocket or an SSE response). Keeps delivery free of `ws` and `node:http`.
+ * Where one subscription's events go, as the core sees it. The transport implements it: for a
+ * WebSocket one per subscription (its writer), for an SSE response one per stream. Keeps
+ * delivery free of `ws` and `node:http`.
  */
 export interface DeliverySink {
   /** Bytes accepted for this connection but not yet handed to the network. */
@@ -13,13 +19,16 @@ export interface DeliverySink {
   /** Closes the connection with a close code (SSE: ends the response). */
   close(code: number, reason: string): void;
   /**
-   * Offered where the transport can write a subscription's frames itself (WebSocket), the
-   * same frames the RPC adapter would write, without its per-message loop. `onReady` is
-   * called once, when the adapter writes the item whose event is `marker` (an object only
-   * that item carries), with the writer for the items after it. `onReady` runs while that
-   * frame is being written: it must not write anything itself.
+   * Push transports (WebSocket): the one way this subscription's events reach the socket. The
+   * stream then writes every item itself, and its iterator's `next()` settles only at the end.
+   * Absent: the transport pulls the stream and writes what it yields (SSE, in process).
    */
-  follow?(marker: object, onReady: (write: DirectWrite) => void): void;
+  write?: EventWriter;
+  /**
+   * Pull transports: called as an item is handed over, so the transport can group the writes
+   * of one event-loop turn (SSE: the response is corked until the turn ends).
+   */
+  writing?(): void;
 }
 
 /** Flow-control settings for one subscription. */

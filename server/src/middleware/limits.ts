@@ -1,5 +1,4 @@
-import { hookStream } from '@tracewire/otel';
-import { AppError } from '@tracewire/shared';
+import { AppError, hookStream } from '@tracewire/shared';
 import type { BaseContext } from '../context.js';
 import { limitsFor, type Limits } from '../limits/index.js';
 import { middleware } from '../trpc.js';

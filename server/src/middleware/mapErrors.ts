@@ -1,4 +1,4 @@
-import { hookStream } from '@tracewire/otel';
+import { hookStream } from '@tracewire/shared';
 import type { CallContext } from '../context.js';
 import { tagRequestId, toTRPCError } from '../errors.js';
 import { middleware } from '../trpc.js';

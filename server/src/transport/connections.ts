@@ -66,6 +66,10 @@ export interface ConnectionRegistry {
   countForUser(userId: UserId): number;
   /** Connections not closing or closed. */
   countLive(): number;
+  /** Connections that have not authenticated yet (`connecting`, `authenticating`). */
+  countPending(): number;
+  /** The connection that has waited longest to authenticate, if any. */
+  oldestPending(): Connection | undefined;
   stats(): ConnectionStats;
 }
 
@@ -103,6 +107,8 @@ interface RegistryState {
   transitions: Record<string, number>;
   perUser: Map<UserId, number>;
   live: number;
+  /** Connections not yet authenticated, oldest first (a Set keeps insertion order). */
+  pending: Set<ConnectionImpl>;
   onClosed: ((conn: Connection, code: number) => void) | undefined;
   onAuthTimeout: ((conn: Connection) => void) | undefined;
   onExpired: ((conn: Connection) => void) | undefined;
@@ -168,6 +174,7 @@ class ConnectionImpl implements Connection {
       r.live--;
       if (this.#userId !== null) countUser(r, this.#userId, -1);
     }
+    if (to !== 'authenticating') r.pending.delete(this);
     this.#state = to;
     if (to === 'closing') this.#closeBy = monoNow() + CLOSE_HANDSHAKE_MS;
     if (to === 'closed') {
@@ -309,6 +316,7 @@ export function createConnectionRegistry(
     transitions: {},
     perUser: new Map(),
     live: 0,
+    pending: new Set(),
     onClosed: opts.onClosed,
     onAuthTimeout: opts.onAuthTimeout,
     onExpired: opts.onExpired,
@@ -322,6 +330,7 @@ export function createConnectionRegistry(
       const conn = new ConnectionImpl(socket, r);
       r.bySocket.set(socket, conn);
       r.live++;
+      r.pending.add(conn);
       registryOf.set(socket, r);
       socket.once('close', onSocketClose);
       startClock(r);
@@ -331,6 +340,8 @@ export function createConnectionRegistry(
     all: () => r.bySocket.values(),
     countForUser: (userId) => r.perUser.get(userId) ?? 0,
     countLive: () => r.live,
+    countPending: () => r.pending.size,
+    oldestPending: () => r.pending.values().next().value,
     stats() {
       const byState: Record<ConnectionState, number> = {
         connecting: 0,

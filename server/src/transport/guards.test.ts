@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { isConnectionParamsFrame } from './frameGuard.js';
+import { isConnectionParamsFrame } from './trpcWs/frameGuard.js';
+import { expectsConnectionParams } from './trpcWs/endpoint.js';
 import { exceedsJsonDepth } from './jsonDepth.js';
 import { isOriginAllowed } from './origin.js';
 
@@ -28,6 +29,19 @@ describe('connectionParams frame check', () => {
     ]) {
       expect(isConnectionParamsFrame(bad), bad).toBe(false);
     }
+  });
+});
+
+describe('connectionParams announcement', () => {
+  test('reads the query as tRPC does: percent-encoded, anywhere in the query, exactly 1', () => {
+    for (const url of [
+      '/trpc?connectionParams=1',
+      '/trpc?connectionParams=%31',
+      '/trpc?a=b&connectionParams=1',
+    ])
+      expect(expectsConnectionParams(url), url).toBe(true);
+    for (const url of ['/trpc', '/trpc?connectionParams=0', '/trpc?connectionParams=11', undefined])
+      expect(expectsConnectionParams(url), String(url)).toBe(false);
   });
 });
 

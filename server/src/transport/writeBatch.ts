@@ -1,5 +1,3 @@
-import { WebSocket as WebSocketImpl, type WebSocket } from 'ws';
-
 /** The part of a writable the batcher needs (net.Socket, http.ServerResponse). */
 export interface Corkable {
   cork(): void;
@@ -25,7 +23,8 @@ function uncorkAll(): void {
  * first write of a turn corks the stream and one shared `setImmediate` uncorks all corked
  * streams, so a burst of event frames leaves as one `writev` instead of one each. Frames are
  * never held past the current turn (no timers), and `bufferedAmount` still counts corked
- * bytes, so backpressure sees them.
+ * bytes, so backpressure sees them. For a WebSocket the stream is the TCP socket the upgrade
+ * handed over, which `ws` writes its frames to.
  */
 export function batchTick(stream: Corkable): void {
   // A stream with bytes already queued is not draining (slow or stalled peer): corking it
@@ -46,21 +45,4 @@ export function uncorkSoon(): void {
   if (microtaskQueued || corked.size === 0) return;
   microtaskQueued = true;
   queueMicrotask(uncorkAll);
-}
-
-type SocketWithInternals = WebSocket & { _socket?: Corkable };
-// Called with the socket as `this` (see corkedSend).
-// eslint-disable-next-line @typescript-eslint/unbound-method
-const wsSend = WebSocketImpl.prototype.send;
-
-/**
- * `ws.send` for every accepted socket: tRPC writes one frame per event, and frames sent in
- * one turn leave in one `writev`. `ws` does not expose its net.Socket; `_socket` is its
- * documented-in-source field, used only here and only for cork/uncork. One shared
- * function, not a closure per connection.
- */
-export function corkedSend(this: SocketWithInternals, ...args: unknown[]): void {
-  const socket = this._socket;
-  if (socket && typeof socket.cork === 'function') batchTick(socket);
-  (wsSend as (...a: unknown[]) => void).apply(this, args);
 }

@@ -1,7 +1,10 @@
 /**
- * Streams that report their own end. Each layer around a subscription (the span, a slot
- * release, error mapping) needs the stream's end, not its every step; a wrapper per layer
- * holds a promise, a reaction and closures for every pending `next()`, and an idle
+ * Streams that report their own end: a protocol between a stream's source and the layers
+ * around it (the server's error mapping and limit slots, the telemetry span), so it lives
+ * here, beside the contract both sides use, and belongs to none of them.
+ *
+ * Each layer around a subscription needs the stream's end, not its every step; a wrapper per
+ * layer holds a promise, a reaction and closures for every pending `next()`, and an idle
  * subscription has one pending for as long as it is open. A stream that offers
  * {@link STREAM_HOOKS} lets each layer register with it instead and is passed on unwrapped.
  * @module

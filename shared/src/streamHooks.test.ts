@@ -1,5 +1,4 @@
 import { describe, expect, test } from 'vitest';
-import { traceAsyncIterable } from './segmentedSpan.js';
 import {
   STREAM_HOOKS,
   StreamHookList,
@@ -10,7 +9,7 @@ import {
 
 /**
  * A hookable stream of `values` that then fails with `failWith` (or completes): the shape a
- * server's subscription source takes (see agent.events' ThreadEvents).
+ * server's subscription source takes (see the server's thread subscriptions).
  */
 class Source implements HookableStream<number>, AsyncIterator<number> {
   readonly hooks = new StreamHookList();
@@ -103,23 +102,5 @@ describe('stream hooks', () => {
     }
     expect(hookStream(gen(), { onEnd: () => undefined })).toBe(false);
     expect(hookStream([1] as unknown as AsyncIterable<unknown>, {})).toBe(false);
-  });
-
-  test('traceAsyncIterable without a per-step context passes a hookable stream on unwrapped', async () => {
-    const src = new Source([1, 2], new Error('boom'));
-    const ends: unknown[] = [];
-    const traced = traceAsyncIterable(src, null, (e) => ends.push(e));
-    expect(traced).toBe(src);
-    const { err } = await drain(traced);
-    expect(ends).toEqual([err]);
-    // Not hookable, or a context per step: wrapped, as before.
-    const plain = new Source([1]);
-    expect(
-      traceAsyncIterable(
-        plain,
-        () => ({}) as never,
-        () => undefined,
-      ),
-    ).not.toBe(plain);
   });
 });
