@@ -18,6 +18,7 @@ import {
   startTracewireWs,
   type FrameRecorder,
   type TestCreateContext,
+  type TestWsServer,
 } from './__tests__/wsServers.js';
 import type { WsLimits } from './types.js';
 
@@ -244,7 +245,7 @@ describe('frames written for the same script: tRPC’s adapter and Tracewire’s
     expect(reconnect.ours).toEqual(['{"id":null,"method":"reconnect"}']);
     // Nothing was reported differently either (a batch's calls run at once in tRPC's adapter,
     // in order in Tracewire's, so reports of one batch may come in another order).
-    const reports = (s: typeof pair.ours) =>
+    const reports = (s: TestWsServer) =>
       s.errors.map((e) => [e.type, e.path, e.error.code].join(' ')).sort();
     expect(reports(pair.ours)).toEqual(reports(pair.stock));
   });
