@@ -11,7 +11,7 @@ import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { transformer } from '@tracewire/shared';
 import { decideOnClose, isBackOffCloseCode, type CloseDecision } from './closePolicy.js';
 import type { ConnectionRefusedError } from './errors.js';
-import { createPromptFlush } from './promptFlush.js';
+import { createPromptCalls, type PromptCalls } from './promptCalls.js';
 import type { AppRouter } from './router.js';
 
 /** A socket that lived this long (or answered a call) worked: it resets the failure streaks. */
@@ -50,8 +50,8 @@ type ClientError = TRPCClientError<AppRouter>;
 /** One tRPC wsClient; retired (closed for good) when the server refuses it. */
 interface Session {
   client: TRPCWebSocketClient;
-  /** Sends the calls queued on `client` at the end of this macrotask (see promptFlush.ts). */
-  flush: { schedule(): void };
+  /** Sends queries and mutations at the end of this macrotask (see promptCalls.ts). */
+  prompt: PromptCalls;
   opLink: OperationLink<AppRouter> | null;
   retired: boolean;
   /** Fails a call or stream waiting on this session. */
@@ -157,7 +157,7 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
     });
     session = {
       client,
-      flush: createPromptFlush(client),
+      prompt: createPromptCalls(client),
       opLink: null,
       retired: false,
       inflight: new Set(),
@@ -196,7 +196,11 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
           return;
         }
         const session = (current ??= createSession());
-        session.opLink ??= wsLink<AppRouter>({ client: session.client, transformer })(runtime!);
+        const opLink = (session.opLink ??= wsLink<AppRouter>({
+          client: session.client,
+          transformer,
+        })(runtime!));
+        const viaTrpc = () => opLink({ op, next });
         let done = false;
         let inner: Unsubscribable | null = null;
         const settle = () => {
@@ -210,7 +214,7 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
           observer.error(refusedError(error));
         };
         session.inflight.add(fail);
-        inner = session.opLink({ op, next }).subscribe({
+        inner = (session.prompt.request(op, viaTrpc) ?? viaTrpc()).subscribe({
           next: (envelope) => {
             if (envelope.result.type !== 'state') {
               answeredSinceOpen = true;
@@ -230,7 +234,6 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
             observer.complete();
           },
         });
-        session.flush.schedule();
         return () => {
           settle();
           inner?.unsubscribe();

@@ -1,9 +1,8 @@
-import { createWSClient, type TRPCWebSocketClient } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestServer } from '../../test/helpers/server.js';
+import { startTcpProxy } from './__tests__/tcpProxy.js';
 import { createTracewireClient } from './client.js';
-import { createPromptFlush } from './promptFlush.js';
 
 /** `ws`, recording every text frame the client sends, in order. */
 function recordingWebSocket(frames: string[]): typeof WebSocket {
@@ -45,12 +44,11 @@ async function openClient() {
   };
 }
 
-describe('prompt flush of WebSocket calls', () => {
+describe('prompt WebSocket calls', () => {
   test("a call's frame leaves in the macrotask it was made in, not after tRPC's 1 ms timer", async () => {
     await using c = await openClient();
     const call = c.client.trpc.chat.listThreads.query({});
-    // Queued after the SDK's flush: runs right after it, before any timer can fire. If this
-    // fails after a tRPC upgrade, the wsClient internals promptFlush.ts relies on changed.
+    // Queued after the SDK's flush: runs right after it, before any timer can fire.
     await endOfMacrotask();
     expect(c.frames.filter((f) => f.includes('"chat.listThreads"'))).toHaveLength(1);
     const page = await call;
@@ -88,19 +86,45 @@ describe('prompt flush of WebSocket calls', () => {
     expect(frames.filter((f) => f.includes('"chat.createThread"'))).toHaveLength(1);
   });
 
-  test("the pinned tRPC's wsClient has the internals it needs; anything else keeps tRPC's timing", () => {
-    const client: TRPCWebSocketClient = createWSClient({
-      url: 'ws://127.0.0.1:9/trpc',
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      lazy: { enabled: true, closeMs: 0 },
+  test('a query and a mutation answered on the same socket as a subscription get their own answers, errors included', async () => {
+    await using c = await openClient();
+    const thread = await c.client.trpc.chat.createThread.mutate({ title: 'mix' });
+    const events: string[] = [];
+    const sub = c.client.trpc.agent.events.subscribe(
+      { threadId: thread.id },
+      { onData: (e) => events.push(e.data.type) },
+    );
+    const [page, missing] = await Promise.all([
+      c.client.trpc.chat.listThreads.query({}),
+      c.client.trpc.agent.run.query({ runId: 'run_nope' }).catch((e: unknown) => e),
+    ]);
+    expect(page.items.map((t) => t.title)).toContain('mix');
+    expect((missing as { data?: { code?: string } }).data?.code).toBe('BAD_REQUEST');
+    await expect.poll(() => events).toContain('stream_position');
+    sub.unsubscribe();
+    // The calls went out under string ids; the subscription under tRPC's numeric ones.
+    const ids = c.frames.flatMap(requestIds);
+    expect(ids.filter((id) => typeof id === 'string').length).toBeGreaterThanOrEqual(3);
+    expect(ids.some((id) => typeof id === 'number')).toBe(true);
+  });
+
+  test('a call in flight when its socket closes fails as tRPC fails it, with the close as its cause', async () => {
+    await using server = await startTestServer();
+    await using proxy = await startTcpProxy(server.url);
+    await using client = createTracewireClient({
+      url: proxy.url,
+      token: await server.tokenFor('carol'),
+      WebSocket,
+      transport: 'ws',
     });
-    const c = client as unknown as Record<string, unknown>;
-    expect(typeof c['send']).toBe('function');
-    expect(typeof (c['requestManager'] as Record<string, unknown>)['flush']).toBe('function');
-    expect(typeof (c['activeConnection'] as Record<string, unknown>)['isOpen']).toBe('function');
-    // An object without them: scheduling is a no-op, nothing throws.
-    const fallback = createPromptFlush({} as TRPCWebSocketClient);
-    expect(() => fallback.schedule()).not.toThrow();
-    void client.close();
+    await client.trpc.chat.createThread.mutate({ title: 'warm-up' });
+    // The answer to the next call never arrives: the connection is cut when it comes by.
+    proxy.onServerChunk = (chunk) => chunk.toString('utf8').includes('"items"');
+    const err = (await client.trpc.chat.listThreads.query({}).catch((e: unknown) => e)) as {
+      name?: string;
+      cause?: { type?: string; code?: number };
+    };
+    expect(err.name).toBe('TRPCClientError');
+    expect(err.cause).toMatchObject({ type: 'close', code: 1006 });
   });
 });
