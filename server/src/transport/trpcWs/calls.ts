@@ -15,7 +15,7 @@ import {
   TRPCError,
   type TRPCResponseMessage,
 } from './trpcProtocol.js';
-import type { CallInfo, EndpointState } from './types.js';
+import type { CallInfo, EndpointState, ErrorSubject } from './types.js';
 
 /** What the calls need of their connection. */
 export interface CallHost<TCtx> {
@@ -27,7 +27,7 @@ export interface CallHost<TCtx> {
   /** Writes an answer (grouped with the turn's other frames) and checks for congestion. */
   sendAnswer(text: string): void;
   /** Reports, then answers the call with the error's shape. */
-  respondWithError(call: CallInfo, cause: unknown): void;
+  respondWithError(subject: ErrorSubject, cause: unknown): void;
 }
 
 /** The error a call gets once the connection's answers pass the budget. */

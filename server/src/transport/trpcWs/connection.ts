@@ -14,42 +14,23 @@ import { CLOSE_CODES } from '@tracewire/shared';
 import type { WebSocket } from 'ws';
 import type { Connection } from '../connections.js';
 import { batchTick } from '../writeBatch.js';
-import { runCalls, type CallHost } from './calls.js';
+import type { CallHost } from './calls.js';
 import { Congestion } from './congestion.js';
+import { dispatchFrame, type DispatchHost } from './dispatch.js';
 import { encodeResponse } from './frames.js';
 import { FrameGuard, isRefusal, preAuthOverflow, type Refusal } from './frameGuard.js';
-import { Subscription, type SubscriptionHost } from './subscription.js';
+import type { Subscription, SubscriptionHost } from './subscription.js';
 import {
   FALLBACK_ERROR_SHAPE,
   getTRPCErrorFromUnknown,
   getTRPCErrorShape,
-  isObject,
   parseConnectionParamsFromUnknown,
-  parseTRPCMessage,
   TRPCError,
   type RequestId,
-  type TRPCClientOutgoingMessage,
   type TRPCErrorShape,
   type TRPCResponseMessage,
 } from './trpcProtocol.js';
-import type { CallInfo, CallType, EndpointState } from './types.js';
-
-/** What an error report is about: a call, a subscription, or the connection (`unknown`). */
-interface ErrorSubject {
-  id: RequestId | null;
-  jsonrpc: '2.0' | undefined;
-  type: CallType;
-  path: string | undefined;
-  input: unknown;
-}
-
-const CONNECTION: ErrorSubject = {
-  id: null,
-  jsonrpc: undefined,
-  type: 'unknown',
-  path: undefined,
-  input: undefined,
-};
+import { CONNECTION, type EndpointState, type ErrorSubject } from './types.js';
 
 /** Options of a {@link WsConnection}. */
 export interface WsConnectionParts<TCtx> {
@@ -66,13 +47,14 @@ export interface WsConnectionParts<TCtx> {
  * The adapter's state for one socket. A class with prototype methods: its listeners are the
  * only closures per connection, and tens of thousands of idle connections are held at once.
  */
-export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx> {
+export class WsConnection<TCtx>
+  implements SubscriptionHost<TCtx>, CallHost<TCtx>, DispatchHost<TCtx>
+{
   readonly endpoint: EndpointState<TCtx>;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #conn: Connection;
   readonly #guard: FrameGuard;
-  readonly #closed = new AbortController();
   #awaitingParams: boolean;
   #context: Promise<TCtx> | null = null;
   #ctx: TCtx | undefined = undefined;
@@ -146,6 +128,11 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
     this.#congestion = null;
   }
 
+  /** The connection's subscriptions by id (made on first use). */
+  subscriptions(): Map<RequestId, Subscription<TCtx>> {
+    return (this.#subs ??= new Map<RequestId, Subscription<TCtx>>());
+  }
+
   released(sub: Subscription<TCtx>): void {
     if (this.#subs?.get(sub.id) === sub) this.#subs.delete(sub.id);
   }
@@ -163,11 +150,11 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
 
   respondWithError(subject: ErrorSubject, cause: unknown): void {
     const error = this.report(subject, cause);
-    this.#respondError(subject, error);
+    this.answerError(subject, error);
   }
 
   /** Answers with `error`'s shape (not reported again). */
-  #respondError(subject: ErrorSubject, error: TRPCError): void {
+  answerError(subject: ErrorSubject, error: TRPCError): void {
     if (!this.isOpen()) return;
     const { id, jsonrpc } = subject;
     let text: string;
@@ -175,7 +162,7 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
       text = encodeResponse(this.endpoint.config, {
         id,
         jsonrpc,
-        error: this.#shape(subject, error),
+        error: this.shapeOf(subject, error),
       });
     } catch (cause) {
       this.report(subject, cause);
@@ -185,7 +172,7 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
   }
 
   /** The error's shape from the router's formatter, or tRPC's fallback when that throws. */
-  #shape(subject: ErrorSubject, error: TRPCError): TRPCErrorShape {
+  shapeOf(subject: ErrorSubject, error: TRPCError): TRPCErrorShape {
     try {
       const { type, path, input } = subject;
       const { config } = this.endpoint;
@@ -203,7 +190,8 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
     }
   }
 
-  #respond(msg: TRPCResponseMessage): void {
+  /** Writes a response message (nothing once the socket is closing). */
+  answer(msg: TRPCResponseMessage): void {
     if (this.isOpen()) this.send(encodeResponse(this.endpoint.config, msg));
   }
 
@@ -254,7 +242,7 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
       const msg = JSON.parse(screened.text) as { data?: unknown };
       return this.#startContext(() => parseConnectionParamsFromUnknown(msg.data ?? null));
     }
-    this.#dispatch(screened.text);
+    dispatchFrame(this, screened.text);
   }
 
   /**
@@ -269,7 +257,6 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
         const ctx = await opts.createContext({
           connectionParams: params ? params() : null,
           connection: this.#conn,
-          signal: this.#closed.signal,
         });
         this.#ctx = ctx;
         if (this.#conn.state === 'authenticating') this.#conn.transition('active');
@@ -277,7 +264,7 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
         return ctx;
       } catch (cause) {
         const error = this.report(CONNECTION, cause);
-        this.#respondError(CONNECTION, error);
+        this.answerError(CONNECTION, error);
         // As tRPC: closed on the next turn (at once when `createContext` closed it itself).
         setImmediate(() => {
           if (this.#conn.transition('closing')) this.#ws.close();
@@ -288,76 +275,6 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
     })();
     context.catch(() => undefined); // each call that waits on it reports its own failure
     this.#context = context;
-  }
-
-  /** Parses a frame's messages and routes each, in order (as tRPC's adapter does). */
-  #dispatch(text: string): void {
-    const { limits } = this.endpoint.opts;
-    let messages: TRPCClientOutgoingMessage[];
-    try {
-      const json: unknown = JSON.parse(text);
-      const list: unknown[] = Array.isArray(json) ? json : [json];
-      if (Array.isArray(json) && list.length > limits.maxBatchSize) return this.#refuseBatch(list);
-      const { transformer } = this.endpoint.config;
-      messages = list.map((raw) => parseTRPCMessage(raw, transformer));
-    } catch (cause) {
-      // As tRPC: answered, not reported.
-      const error = new TRPCError({ code: 'PARSE_ERROR', cause });
-      return this.#respondError(CONNECTION, error);
-    }
-    const calls: CallInfo[] = [];
-    for (const [batchIndex, msg] of messages.entries()) {
-      const { id, jsonrpc } = msg;
-      if (id === null) {
-        const error = new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' });
-        this.respondWithError({ ...CONNECTION, jsonrpc }, error);
-        continue;
-      }
-      if (msg.method === 'subscription.stop') {
-        this.#subs?.get(id)?.stop();
-        continue;
-      }
-      const { path, lastEventId } = msg.params;
-      let { input } = msg.params;
-      // As tRPC: the client's last event id joins the input.
-      if (lastEventId !== undefined) {
-        input = isObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
-      }
-      if (msg.method !== 'subscription') {
-        calls.push({ id, jsonrpc, type: msg.method, path, input, batchIndex });
-        continue;
-      }
-      const subs = (this.#subs ??= new Map());
-      const sub = new Subscription(this, { id, jsonrpc, path, input, batchIndex });
-      if (subs.has(id)) {
-        const error = new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` });
-        this.respondWithError(sub, error);
-        continue;
-      }
-      subs.set(id, sub);
-      sub.run();
-    }
-    if (calls.length > 0) void runCalls(this, calls);
-  }
-
-  /** A batch over the limit: every request in it gets the error, as tRPC answers. */
-  #refuseBatch(list: unknown[]): void {
-    const error = new TRPCError({
-      code: 'BAD_REQUEST',
-      message: 'Batch call exceeds maximum size',
-    });
-    this.endpoint.opts.onRefusal?.('batch_too_large');
-    this.report(CONNECTION, error);
-    const shape = this.#shape(CONNECTION, error);
-    let answered = false;
-    for (const raw of list) {
-      if (!isObject(raw) || raw['method'] === 'subscription.stop') continue;
-      const id = raw['id'];
-      if (typeof id !== 'number' && typeof id !== 'string') continue;
-      this.#respond({ id, jsonrpc: raw['jsonrpc'] === '2.0' ? '2.0' : undefined, error: shape });
-      answered = true;
-    }
-    if (!answered) this.#respond({ id: null, error: shape });
   }
 
   /** `ws` closes the socket itself (1009 past maxPayload, 1002/1007 for bad frames). */
@@ -374,6 +291,5 @@ export class WsConnection<TCtx> implements SubscriptionHost<TCtx>, CallHost<TCtx
     const subs = this.#subs;
     this.#subs = null;
     if (subs) for (const sub of subs.values()) sub.stop();
-    this.#closed.abort();
   }
 }

@@ -3,107 +3,24 @@
  * against tRPC's `applyWSSHandler` and Tracewire's adapter serving the same router, and the
  * frames each writes compared byte for byte. A tRPC upgrade that changes the protocol fails
  * here. Where Tracewire answers differently on purpose (its limits and close codes), the
- * difference is asserted on both sides in the second `describe`, and listed in
+ * difference is asserted on both sides in parityDifferences.test.ts, and listed in
  * docs/architecture.md ("The WebSocket adapter").
  */
-import { formatEventId, transformer, type ThreadId, type UserId } from '@tracewire/shared';
-import { TRPCError } from '@trpc/server';
+import { formatEventId } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
 import { deltaDrafts, everyKindOfDraft } from '../../events/eventLog.contract.js';
-import { openTestStorage } from '../../storage/sqlite/__tests__/testStorage.js';
-import { createParityRouter } from './__tests__/parityRouter.js';
 import {
-  recordFrames,
-  startStockTrpcWs,
-  startTracewireWs,
-  type FrameRecorder,
-  type TestCreateContext,
-  type TestWsServer,
-} from './__tests__/wsServers.js';
-import type { WsLimits } from './types.js';
-
-const createContext: TestCreateContext = (params) => {
-  if (params?.['user'] === 'reject')
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'rejected' });
-  return { user: params?.['user'] ?? null };
-};
-
-const json = (v: unknown) => JSON.stringify(v);
-const input = (v: unknown) => transformer.serialize(v);
-const call = (id: number | string | null, method: 'query' | 'mutation', path: string, v: unknown) =>
-  ({ id, method, params: { path, input: input(v) } }) as const;
-const sub = (id: number | string, path: string, v: unknown, lastEventId?: string) => ({
-  id,
-  method: 'subscription',
-  params: { path, input: input(v), ...(lastEventId === undefined ? {} : { lastEventId }) },
-});
-const stop = (id: number | string) => ({ id, method: 'subscription.stop' });
-const params = (user: string) => json({ method: 'connectionParams', data: { user } });
-
-/**
- * Both servers on one router and one event log, with one thread. Differences the suite
- * documents (see the second `describe`): Tracewire closes 4011 on a binary frame, a first frame
- * that is not `connectionParams` or JSON nested too deep; 1009 on a first frame over the
- * pre-auth limit; 4029 past the frame budget; answers PAYLOAD_TOO_LARGE past the response
- * budget; and answers a batch's calls in call order.
- */
-async function startPair(opts: { limits?: Partial<WsLimits> } = {}) {
-  const storage = await openTestStorage();
-  const thread = await storage.store.createThread({ userId: 'ann' as UserId, title: 'parity' });
-  const threadId: ThreadId = thread.id;
-  const router = createParityRouter(storage.events);
-  const stock = await startStockTrpcWs(router, createContext);
-  const ours = await startTracewireWs(router, createContext, opts);
-  return {
-    storage,
-    threadId,
-    stock,
-    ours,
-    async [Symbol.asyncDispose]() {
-      await ours[Symbol.asyncDispose]();
-      await stock[Symbol.asyncDispose]();
-      await storage[Symbol.asyncDispose]();
-    },
-  };
-}
-
-type Pair = Awaited<ReturnType<typeof startPair>>;
-
-/** One client on each server, opened the same way. */
-async function connectBoth(pair: Pair, query: string) {
-  const a = await recordFrames(pair.stock.url, query);
-  const b = await recordFrames(pair.ours.url, query);
-  return {
-    stock: a,
-    ours: b,
-    async [Symbol.asyncDispose]() {
-      await a[Symbol.asyncDispose]();
-      await b[Symbol.asyncDispose]();
-    },
-  };
-}
-
-/**
- * Sends the same frames on both connections, waits for `frames` more frames on each, and
- * returns what each got in this step (nothing more must arrive: checked by the next step).
- */
-async function exchange(
-  conns: { stock: FrameRecorder; ours: FrameRecorder },
-  send: (string | object)[],
-  frames: number,
-): Promise<{ stock: string[]; ours: string[] }> {
-  const got = await Promise.all(
-    [conns.stock, conns.ours].map(async (c) => {
-      const from = c.frames.length;
-      for (const f of send) c.send(typeof f === 'string' ? f : json(f));
-      await c.waitForCount(from + frames);
-      // A little longer: a frame too many shows as a difference, not as a later step's.
-      await new Promise((r) => setTimeout(r, 20));
-      return c.frames.slice(from);
-    }),
-  );
-  return { stock: got[0]!, ours: got[1]! };
-}
+  call,
+  connectBoth,
+  exchange,
+  input,
+  json,
+  params,
+  startPair,
+  stop,
+  sub,
+} from './__tests__/parity.js';
+import type { TestWsServer } from './__tests__/wsServers.js';
 
 /** Frames of one request id, in the order they came. */
 const byId = (frames: string[]) => {
@@ -274,98 +191,5 @@ describe('frames written for the same script: tRPC’s adapter and Tracewire’s
     });
     const [stockClose, oursClose] = await Promise.all([refused.stock.closed, refused.ours.closed]);
     expect(oursClose).toEqual(stockClose);
-  });
-});
-
-describe('documented differences: Tracewire closes or refuses where tRPC’s adapter goes on', () => {
-  test('a binary frame: tRPC answers PARSE_ERROR, Tracewire closes 4011', async () => {
-    await using pair = await startPair();
-    await using c = await connectBoth(pair, '');
-    await exchange(c, [call(1, 'query', 'whoami', null)], 1);
-    c.stock.send(Buffer.from(json(call(2, 'query', 'whoami', null))));
-    c.ours.send(Buffer.from(json(call(2, 'query', 'whoami', null))));
-    await c.stock.waitForCount(2);
-    expect(JSON.parse(c.stock.frames[1]!)).toMatchObject({
-      id: null,
-      error: { json: { data: { code: 'PARSE_ERROR' } } },
-    });
-    expect(await c.ours.closed).toEqual({ code: 4011, reason: 'binary frames are not supported' });
-    expect(c.ours.frames).toHaveLength(1);
-  });
-
-  test('a first frame that is not connectionParams: tRPC answers PARSE_ERROR and closes, Tracewire closes 4011', async () => {
-    await using pair = await startPair();
-    await using c = await connectBoth(pair, '?connectionParams=1');
-    for (const conn of [c.stock, c.ours]) conn.send(json(call(1, 'query', 'whoami', null)));
-    await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
-      id: null,
-      error: { json: { data: { code: 'PARSE_ERROR' } } },
-    });
-    expect((await c.stock.closed).code).toBe(1005);
-    expect((await c.ours.closed).code).toBe(4011);
-    expect(c.ours.frames).toEqual([]);
-  });
-
-  test('a first frame over the pre-auth limit: Tracewire closes 1009 before reading it whole', async () => {
-    await using pair = await startPair({ limits: { preAuthBytes: 4_096 } });
-    await using c = await connectBoth(pair, '?connectionParams=1');
-    const big = json({ method: 'connectionParams', data: { user: 'x'.repeat(8_000) } });
-    for (const conn of [c.stock, c.ours]) conn.send(big);
-    const stock = await exchange(c, [call(1, 'query', 'whoami', null)], 0);
-    await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
-      result: { data: { json: 'x'.repeat(8_000) } },
-    });
-    expect(stock.ours).toEqual([]);
-    expect((await c.ours.closed).code).toBe(1009);
-  });
-
-  test('JSON nested deeper than the limit: tRPC parses it, Tracewire closes 4011', async () => {
-    await using pair = await startPair({ limits: { maxJsonDepth: 8 } });
-    await using c = await connectBoth(pair, '');
-    const deep = json(call(1, 'query', 'greet', { name: 'n', x: [[[[[[[[[1]]]]]]]]] }));
-    for (const conn of [c.stock, c.ours]) conn.send(deep);
-    await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
-      id: 1,
-      result: { data: { json: 'hello n' } },
-    });
-    expect((await c.ours.closed).code).toBe(4011);
-  });
-
-  test('more frames than the budget: tRPC answers them all, Tracewire closes 4029', async () => {
-    await using pair = await startPair({ limits: { framesPerSecond: 1, frameBurst: 5 } });
-    await using c = await connectBoth(pair, '');
-    for (let i = 0; i < 8; i++)
-      for (const conn of [c.stock, c.ours]) conn.send(json(call(i, 'query', 'whoami', null)));
-    await c.stock.waitForCount(8);
-    expect((await c.ours.closed).code).toBe(4029);
-    expect(c.ours.frames.length).toBeLessThanOrEqual(5);
-  });
-
-  test('answers past the response budget: tRPC sends them, Tracewire answers PAYLOAD_TOO_LARGE, in call order', async () => {
-    await using pair = await startPair({ limits: { responseBudgetBytes: 100_000 } });
-    await using c = await connectBoth(pair, '');
-    const batch = Array.from({ length: 6 }, (_, i) =>
-      call(i, 'query', 'greet', { name: 'y'.repeat(30_000) }),
-    );
-    const got = await exchange(c, [batch], 6);
-    const codes = (frames: string[]) =>
-      frames.map(
-        (f) =>
-          (JSON.parse(f) as { error?: { json: { data: { code: string } } } }).error?.json.data
-            .code ?? 'data',
-      );
-    expect(codes(got.stock)).toEqual(Array(6).fill('data'));
-    expect(codes(got.ours)).toEqual([
-      'data',
-      'data',
-      'data',
-      'PAYLOAD_TOO_LARGE',
-      'PAYLOAD_TOO_LARGE',
-      'PAYLOAD_TOO_LARGE',
-    ]);
-    expect(got.ours.map((f) => (JSON.parse(f) as { id: number }).id)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });

@@ -27,7 +27,7 @@ import {
   TRPCError,
   type RequestId,
 } from './trpcProtocol.js';
-import type { EndpointState } from './types.js';
+import type { EndpointState, ErrorSubject } from './types.js';
 
 /** What a subscription needs of its connection. */
 export interface SubscriptionHost<TCtx> {
@@ -40,9 +40,9 @@ export interface SubscriptionHost<TCtx> {
   bufferedAmount(): number;
   close(code: number, reason: string): void;
   /** Reports an error to `onError`; returns it as a TRPCError. */
-  report(sub: Subscription<TCtx>, cause: unknown): TRPCError;
+  report(subject: ErrorSubject, cause: unknown): TRPCError;
   /** Reports, then answers the subscription with the error's shape. */
-  respondWithError(sub: Subscription<TCtx>, cause: unknown): void;
+  respondWithError(subject: ErrorSubject, cause: unknown): void;
   /** The subscription ended (its id is free again). */
   released(sub: Subscription<TCtx>): void;
 }

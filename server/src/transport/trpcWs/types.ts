@@ -15,8 +15,6 @@ export interface WsContextOptions {
   connectionParams: Partial<Record<string, string>> | null;
   /** The connection as the registry tracks it (state, user, deadlines). */
   connection: Connection;
-  /** Aborted when the socket closes. */
-  signal: AbortSignal;
 }
 
 /** The kind of call an error belongs to (`unknown`: the connection or a frame as a whole). */
@@ -84,6 +82,24 @@ export interface EndpointState<TCtx> {
   readonly opts: TrpcWsOptions<TCtx>;
   readonly config: RootConfig;
 }
+
+/** What an error report is about: a call, a subscription, or the connection (`unknown`). */
+export interface ErrorSubject {
+  id: RequestId | null;
+  jsonrpc: '2.0' | undefined;
+  type: CallType;
+  path: string | undefined;
+  input: unknown;
+}
+
+/** The subject of errors that belong to the connection or a whole frame. */
+export const CONNECTION: ErrorSubject = {
+  id: null,
+  jsonrpc: undefined,
+  type: 'unknown',
+  path: undefined,
+  input: undefined,
+};
 
 /** One call (query or mutation) as parsed from a frame. */
 export interface CallInfo {
