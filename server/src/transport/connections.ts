@@ -2,18 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { UserId } from '@tracewire/shared';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
+import { clockTick, monoNow } from './connectionClock.js';
 
 /** Lifecycle of a server-side WebSocket connection. */
 export type ConnectionState = 'connecting' | 'authenticating' | 'active' | 'closing' | 'closed';
 
 /** A peer that never answers the close handshake is cut after this long. */
 const CLOSE_HANDSHAKE_MS = 3_000;
-
-/**
- * Monotonic milliseconds, as integers: small enough (for ~12 days of uptime) to stay unboxed
- * in each connection's fields, and deaf to wall-clock jumps.
- */
-const monoNow = (): number => Math.floor(performance.now());
 
 const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
   connecting: ['authenticating', 'closing', 'closed'],
@@ -279,15 +274,6 @@ function stopClock(r: RegistryState): void {
   if (r.clock === undefined) return;
   clearInterval(r.clock);
   r.clock = undefined;
-}
-
-/**
- * A clock period for deadlines of these lengths: a quarter of the shortest, between 10 ms
- * and 1 s (so a deadline is late by at most a quarter of itself, and token expiry by 1 s).
- */
-export function clockTick(...durationsMs: number[]): number {
-  const shortest = Math.min(4_000, ...durationsMs);
-  return Math.min(1_000, Math.max(10, Math.floor(shortest / 4)));
 }
 
 /** The one 'close' listener every socket gets (no closure per connection). */

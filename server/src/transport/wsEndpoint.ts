@@ -13,8 +13,8 @@ import { tagRequestId, toTRPCError } from '../errors.js';
 import type { Limits } from '../limits/index.js';
 import { appRouter } from '../routers/index.js';
 import type { Services } from '../services.js';
+import { clockTick } from './connectionClock.js';
 import {
-  clockTick,
   createConnectionRegistry,
   type Connection,
   type ConnectionRegistry,
