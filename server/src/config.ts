@@ -84,6 +84,20 @@ const EnvSchema = z.object({
 /** Every environment variable the server reads (tests check that each one's effect is tested). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
+/** A variable the server reads, and its default (undefined when it has none). */
+export interface ConfigVariable {
+  name: string;
+  default: unknown;
+}
+
+/** Every environment variable the server reads, with its default (the docs test reads these). */
+export function configVariables(): ConfigVariable[] {
+  return Object.entries(EnvSchema.shape).map(([name, schema]) => {
+    const parsed = (schema as z.ZodType).safeParse(undefined);
+    return { name, default: parsed.success ? parsed.data : undefined };
+  });
+}
+
 /**
  * A secret from the environment. It prints as `[redacted]` (logs, `JSON.stringify`,
  * `util.inspect`), so logging the configuration cannot leak it; `reveal()` gives the value.

@@ -7,8 +7,14 @@ export { appRouter } from './routers/index.js';
 export type { AppRouter } from './routers/index.js';
 export { createTracewire, DEFAULT_LLM_TOOLS } from './app.js';
 export type { CreateTracewireOptions, TracewireServer } from './app.js';
-export { loadConfig, ConfigError, CONFIG_VARIABLES, DEV_AUTH_SECRET } from './config.js';
-export type { Config } from './config.js';
+export {
+  loadConfig,
+  configVariables,
+  ConfigError,
+  CONFIG_VARIABLES,
+  DEV_AUTH_SECRET,
+} from './config.js';
+export type { Config, ConfigVariable } from './config.js';
 export { createLogger } from './logger.js';
 export { createAuthenticator, signToken } from './auth/tokens.js';
 export type { Authenticator, Principal, SignTokenOptions } from './auth/tokens.js';

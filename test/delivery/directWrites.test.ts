@@ -13,12 +13,13 @@ type Frame = {
 };
 
 /**
- * The server writes an event stream's frames itself once the stream has started (see
- * `agent.events`); these are the frames a tRPC client must see, exactly as tRPC's adapter
- * writes them, for every subscription of a connection, up to `stopped` and never after.
+ * A thread stream writes its frames itself, through its subscription's writer (see
+ * `events/threadSubscription.ts`); these are the frames a tRPC client must see, exactly as
+ * tRPC's adapter writes them, for every subscription of a connection, up to `stopped` and
+ * never after.
  */
 describe.each(TEST_BACKENDS)('on the %s back ends', (backend) => {
-  test('two subscriptions on one socket each get started, the marker, every event of the log as tRPC data frames with their own id, and nothing after stopped', async () => {
+  test('two subscriptions on one socket each get started, the stream position, every event of the log as tRPC data frames with their own id, and nothing after stopped', async () => {
     await using srv = await startTestServer({ backend, env: { TRACEWIRE_AGENT_PACE_MS: '0' } });
     const token = await srv.tokenFor('alice');
     await using plain = createPlainClient({ url: srv.url, token, transport: 'http+sse' });

@@ -43,7 +43,7 @@ async function threadOf(
   return { raw, threadId: created.result.data.json.id };
 }
 
-describe('WebSocket subscriptions (served beside tRPC’s adapter, same wire protocol)', () => {
+describe('WebSocket subscriptions (Tracewire’s adapter, tRPC’s wire protocol)', () => {
   test('started, tracked data, then stopped after subscription.stop, with jsonrpc echoed; the stream is released', async () => {
     await using srv = await startTestServer();
     const listeners = probeListeners(srv.server.services.events);
@@ -134,7 +134,7 @@ describe('WebSocket subscriptions (served beside tRPC’s adapter, same wire pro
     expect(framesFor(raw, 21).filter(typed('stopped'))).toEqual([]);
   });
 
-  test('frames the adapter refuses whole stay its own: a batch over the limit, or with an invalid message, starts nothing', async () => {
+  test('frames refused whole (a batch over the limit, or with an invalid message) start nothing', async () => {
     await using srv = await startTestServer({ env: { TRACEWIRE_MAX_BATCH_SIZE: '2' } });
     const { raw, threadId } = await threadOf(srv, 'alice');
     await using _raw = raw;
