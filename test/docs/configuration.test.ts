@@ -19,7 +19,10 @@ function configurationTable(): Map<string, string> {
   const start = lines.findIndex((l) => l.startsWith('| variable'));
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    const [names = '', def = ''] = line.split('|').slice(1).map((c) => c.trim());
+    const [names = '', def = ''] = line
+      .split('|')
+      .slice(1)
+      .map((c) => c.trim());
     for (const [, name] of names.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) rows.set(name!, def);
   }
   return rows;
