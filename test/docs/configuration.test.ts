@@ -58,7 +58,9 @@ describe('docs/configuration.md', () => {
         // No default: the doc says what applies instead (unset, a dev secret), never a value.
         expect(literal, v.name).toBeUndefined();
       } else {
-        expect(literal, `${v.name}: the doc's default`).toBe(String(v.default));
+        expect(literal, `${v.name}: the doc’s default`).toBe(
+          JSON.stringify(v.default).replace(/^"|"$/g, ''),
+        );
       }
     }
   });
