@@ -6,7 +6,7 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import { STREAM_HOOKS, StreamHookList, type StreamHooks } from '@tracewire/shared';
+import { HookableSource } from '../../shared/src/__tests__/hookableSource.js';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import {
   createTestProvider,
@@ -153,33 +153,6 @@ describe('segmented span', () => {
     }
   });
 });
-
-/** A stream that reports its own end (the shape of the server's thread subscriptions). */
-class HookableSource implements AsyncIterableIterator<number> {
-  readonly hooks = new StreamHookList();
-  #i = 0;
-
-  constructor(
-    private readonly values: number[],
-    private readonly failWith?: Error,
-  ) {}
-
-  [STREAM_HOOKS](h: StreamHooks): boolean {
-    return this.hooks.add(h);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<number>> {
-    if (this.#i < this.values.length)
-      return Promise.resolve({ done: false, value: this.values[this.#i++]! });
-    const err = this.failWith && (this.hooks.map(this.failWith) as Error);
-    this.hooks.end(err);
-    return err ? Promise.reject(err) : Promise.resolve({ done: true, value: undefined });
-  }
-}
 
 test('traceAsyncIterable without a per-step context passes a hookable stream on unwrapped', async () => {
   const src = new HookableSource([1, 2], new Error('boom'));

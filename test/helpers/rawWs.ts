@@ -1,5 +1,6 @@
 import { createWSClient } from '@trpc/client';
 import { WebSocket } from 'ws';
+import { createSocketWaiters } from './socketWaiters.js';
 
 /** How a socket ended. */
 export interface Closed {
@@ -12,11 +13,15 @@ export interface RawSocket extends AsyncDisposable {
   ws: WebSocket;
   /** Text frames received so far, parsed when JSON (else the raw string). */
   frames: unknown[];
+  /** The same frames as they came, byte for byte. */
+  texts: string[];
   /** Resolves once the socket closed (code 1006 when cut without a close frame). */
   closed: Promise<Closed>;
   send(data: unknown): void;
   /** Resolves with the first received frame matching `pred` (past or future). */
   waitFor(pred: (frame: unknown) => boolean, timeoutMs?: number): Promise<unknown>;
+  /** Resolves once `n` frames have come in all; rejects if the socket closes first. */
+  waitForCount(n: number, timeoutMs?: number): Promise<void>;
 }
 
 /** Options of {@link openRawSocket}. */
@@ -25,28 +30,36 @@ export interface RawSocketOptions {
   token?: string;
   /** Opens with `?connectionParams=1` without sending the frame (auth-timeout tests). */
   announceParams?: boolean;
+  /** The query to open with, as given (e.g. `?connectionParams=%31`); overrides the above. */
+  query?: string;
   origin?: string;
 }
 
 /** Opens a raw WebSocket to a Tracewire server; rejects when the upgrade is refused. */
 export function openRawSocket(wsUrl: string, opts: RawSocketOptions = {}): Promise<RawSocket> {
   const withParams = opts.token !== undefined || opts.announceParams === true;
-  const ws = new WebSocket(`${wsUrl}${withParams ? '?connectionParams=1' : ''}`, {
+  const query = opts.query ?? (withParams ? '?connectionParams=1' : '');
+  const ws = new WebSocket(`${wsUrl}${query}`, {
     ...(opts.origin ? { origin: opts.origin } : {}),
   });
   const frames: unknown[] = [];
-  const waiters = new Set<() => void>();
+  const texts: string[] = [];
+  const { wake, until } = createSocketWaiters(ws);
   ws.on('message', (data: Buffer) => {
     const text = data.toString('utf8');
+    texts.push(text);
     try {
       frames.push(JSON.parse(text));
     } catch {
       frames.push(text);
     }
-    for (const w of waiters) w();
+    wake();
   });
   const closed = new Promise<Closed>((resolve) => {
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') }));
+    ws.once('close', (code, reason) => {
+      resolve({ code, reason: reason.toString('utf8') });
+      wake();
+    });
   });
   return new Promise((resolve, reject) => {
     ws.once('unexpected-response', (_req, res) =>
@@ -61,29 +74,22 @@ export function openRawSocket(wsUrl: string, opts: RawSocketOptions = {}): Promi
       const socket: RawSocket = {
         ws,
         frames,
+        texts,
         closed,
         send: (data) =>
           ws.send(typeof data === 'string' || Buffer.isBuffer(data) ? data : JSON.stringify(data)),
         waitFor: (pred, timeoutMs = 5_000) =>
-          new Promise((res, rej) => {
-            const check = () => {
-              const hit = frames.find(pred);
-              if (hit === undefined) return false;
-              waiters.delete(check);
-              clearTimeout(timer);
-              res(hit);
-              return true;
-            };
-            const timer = setTimeout(() => {
-              waiters.delete(check);
-              rej(
-                new Error(
-                  `no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames).slice(0, 500)}`,
-                ),
-              );
-            }, timeoutMs);
-            if (!check()) waiters.add(check);
-          }),
+          until(
+            () => frames.find(pred),
+            timeoutMs,
+            () => 'matching frame',
+          ),
+        waitForCount: (n, timeoutMs = 5_000) =>
+          until(
+            () => (texts.length >= n ? true : undefined),
+            timeoutMs,
+            () => `${n} frames; got ${texts.length}: ${texts.join('\n').slice(0, 800)}`,
+          ).then(() => undefined),
         async [Symbol.asyncDispose]() {
           if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.terminate();
           await closed;

@@ -1,5 +1,6 @@
 import { transformer, type StreamEvent } from '@tracewire/shared';
 import { WebSocket } from 'ws';
+import { createSocketWaiters } from './socketWaiters.js';
 
 /** A tracked event as it arrives in a raw tRPC `data` frame. */
 export interface RawEvent {
@@ -54,12 +55,12 @@ export async function connectRawWs(opts: RawWsOptions): Promise<RawWsClient> {
   const ws = new WebSocket(`${opts.wsUrl}?connectionParams=1`);
   const events: RawEvent[] = [];
   const control: unknown[] = [];
-  const waiters = new Set<() => void>();
+  const { wake, until } = createSocketWaiters(ws);
   let pings = 0;
   const closed = new Promise<RawClose>((resolve) =>
     ws.once('close', (code, reason) => {
       resolve({ code, reason: reason.toString('utf8') });
-      for (const w of [...waiters]) w();
+      wake();
     }),
   );
   ws.on('error', () => undefined);
@@ -77,7 +78,7 @@ export async function connectRawWs(opts: RawWsOptions): Promise<RawWsClient> {
     } else {
       control.push(msg);
     }
-    for (const w of [...waiters]) w();
+    wake();
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -109,27 +110,11 @@ export async function connectRawWs(opts: RawWsOptions): Promise<RawWsClient> {
     pause: () => ws.pause(),
     resume: () => ws.resume(),
     waitFor(cond, timeoutMs = 10_000) {
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (cond(events)) {
-            done();
-            resolve();
-          } else if (ws.readyState === WebSocket.CLOSED) {
-            done();
-            reject(new Error(`socket closed while waiting (${events.length} events)`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`waitFor timed out after ${timeoutMs} ms with ${events.length} events`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      return until(
+        () => (cond(events) ? true : undefined),
+        timeoutMs,
+        () => `the events wanted (${events.length} so far)`,
+      ).then(() => undefined);
     },
     async close() {
       if (ws.readyState !== WebSocket.CLOSED) ws.close(1000);

@@ -15,19 +15,12 @@ import {
   TRPCError,
   type TRPCResponseMessage,
 } from './trpcProtocol.js';
-import type { CallInfo, EndpointState, ErrorSubject } from './types.js';
+import type { CallInfo, ConnectionHost } from './types.js';
 
 /** What the calls need of their connection. */
-export interface CallHost<TCtx> {
-  readonly endpoint: EndpointState<TCtx>;
-  /** The connection's context, once made (rejects with why it could not be). */
-  context(): Promise<TCtx>;
-  isOpen(): boolean;
-  bufferedAmount(): number;
+export interface CallHost<TCtx> extends ConnectionHost<TCtx> {
   /** Writes an answer (grouped with the turn's other frames) and checks for congestion. */
   sendAnswer(text: string): void;
-  /** Reports, then answers the call with the error's shape. */
-  respondWithError(subject: ErrorSubject, cause: unknown): void;
 }
 
 /** The error a call gets once the connection's answers pass the budget. */

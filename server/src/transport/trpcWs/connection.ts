@@ -32,6 +32,9 @@ import {
 } from './trpcProtocol.js';
 import { CONNECTION, type EndpointState, type ErrorSubject } from './types.js';
 
+/** How long a refused, unread socket keeps its TCP connection after the close frame. */
+const UNREAD_CLOSE_GRACE_MS = 500;
+
 /** Options of a {@link WsConnection}. */
 export interface WsConnectionParts<TCtx> {
   endpoint: EndpointState<TCtx>;
@@ -204,11 +207,13 @@ export class WsConnection<TCtx>
   /**
    * A socket refused before it authenticated: nothing more is read from it (it could send
    * megabytes), and our side of the TCP connection ends right after the close frame, so the
-   * client learns the code at once; the close handshake's deadline then cuts the socket.
+   * client learns the code at once. Its answer to the close is never read, so the socket is
+   * cut once the close frame has had time to arrive.
    */
   #endUnread(): void {
     this.#ws.pause();
     this.#socket.end();
+    setTimeout(() => this.#ws.terminate(), UNREAD_CLOSE_GRACE_MS).unref();
   }
 
   #countPreAuth(bytes: number): void {

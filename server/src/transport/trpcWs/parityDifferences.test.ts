@@ -15,12 +15,12 @@ describe('documented differences: Tracewire closes or refuses where tRPC’s ada
     c.stock.send(Buffer.from(json(call(2, 'query', 'whoami', null))));
     c.ours.send(Buffer.from(json(call(2, 'query', 'whoami', null))));
     await c.stock.waitForCount(2);
-    expect(JSON.parse(c.stock.frames[1]!)).toMatchObject({
+    expect(JSON.parse(c.stock.texts[1]!)).toMatchObject({
       id: null,
       error: { json: { data: { code: 'PARSE_ERROR' } } },
     });
     expect(await c.ours.closed).toEqual({ code: 4011, reason: 'binary frames are not supported' });
-    expect(c.ours.frames).toHaveLength(1);
+    expect(c.ours.texts).toHaveLength(1);
   });
 
   test('a first frame that is not connectionParams: tRPC answers PARSE_ERROR and closes, Tracewire closes 4011', async () => {
@@ -28,13 +28,13 @@ describe('documented differences: Tracewire closes or refuses where tRPC’s ada
     await using c = await connectBoth(pair, '?connectionParams=1');
     for (const conn of [c.stock, c.ours]) conn.send(json(call(1, 'query', 'whoami', null)));
     await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
+    expect(JSON.parse(c.stock.texts[0]!)).toMatchObject({
       id: null,
       error: { json: { data: { code: 'PARSE_ERROR' } } },
     });
     expect((await c.stock.closed).code).toBe(1005);
     expect((await c.ours.closed).code).toBe(4011);
-    expect(c.ours.frames).toEqual([]);
+    expect(c.ours.texts).toEqual([]);
   });
 
   test('a first frame over the pre-auth limit: Tracewire closes 1009 before reading it whole', async () => {
@@ -44,7 +44,7 @@ describe('documented differences: Tracewire closes or refuses where tRPC’s ada
     for (const conn of [c.stock, c.ours]) conn.send(big);
     const stock = await exchange(c, [call(1, 'query', 'whoami', null)], 0);
     await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
+    expect(JSON.parse(c.stock.texts[0]!)).toMatchObject({
       result: { data: { json: 'x'.repeat(8_000) } },
     });
     expect(stock.ours).toEqual([]);
@@ -57,7 +57,7 @@ describe('documented differences: Tracewire closes or refuses where tRPC’s ada
     const deep = json(call(1, 'query', 'greet', { name: 'n', x: [[[[[[[[[1]]]]]]]]] }));
     for (const conn of [c.stock, c.ours]) conn.send(deep);
     await c.stock.waitForCount(1);
-    expect(JSON.parse(c.stock.frames[0]!)).toMatchObject({
+    expect(JSON.parse(c.stock.texts[0]!)).toMatchObject({
       id: 1,
       result: { data: { json: 'hello n' } },
     });
@@ -71,7 +71,7 @@ describe('documented differences: Tracewire closes or refuses where tRPC’s ada
       for (const conn of [c.stock, c.ours]) conn.send(json(call(i, 'query', 'whoami', null)));
     await c.stock.waitForCount(8);
     expect((await c.ours.closed).code).toBe(4029);
-    expect(c.ours.frames.length).toBeLessThanOrEqual(5);
+    expect(c.ours.texts.length).toBeLessThanOrEqual(5);
   });
 
   test('answers past the response budget: tRPC sends them, Tracewire answers PAYLOAD_TOO_LARGE, in call order', async () => {

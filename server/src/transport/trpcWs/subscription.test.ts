@@ -2,7 +2,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { transformer } from '@tracewire/shared';
 import { expect, test } from 'vitest';
-import { recordFrames, startTracewireWs, type TestWsContext } from './__tests__/wsServers.js';
+import { openRawSocket } from '../../../../test/helpers/rawWs.js';
+import { startTracewireWs, type TestWsContext } from './__tests__/wsServers.js';
 
 /**
  * The adapter's subscriptions on their own, over a real loopback WebSocket, with procedures the
@@ -69,9 +70,9 @@ interface Frame {
 
 async function connect() {
   const server = await startTracewireWs(router, () => ({ user: 'ann' }));
-  const client = await recordFrames(server.url, '?connectionParams=1');
+  const client = await openRawSocket(`${server.url}/trpc`, { announceParams: true });
   client.send(JSON.stringify({ method: 'connectionParams', data: { user: 'ann' } }));
-  const parsed = () => client.frames.map((f) => JSON.parse(f) as Frame);
+  const parsed = () => client.frames as Frame[];
   const subscribe = (id: number, path: string) =>
     client.send(
       JSON.stringify({ id, method: 'subscription', params: { path, input: { json: null } } }),

@@ -27,22 +27,13 @@ import {
   TRPCError,
   type RequestId,
 } from './trpcProtocol.js';
-import type { EndpointState, ErrorSubject } from './types.js';
+import type { ConnectionHost } from './types.js';
 
 /** What a subscription needs of its connection. */
-export interface SubscriptionHost<TCtx> {
-  readonly endpoint: EndpointState<TCtx>;
-  /** The connection's context, once made (rejects with why it could not be). */
-  context(): Promise<TCtx>;
-  isOpen(): boolean;
+export interface SubscriptionHost<TCtx> extends ConnectionHost<TCtx> {
   /** Writes a frame (grouped with the turn's other frames). */
   send(text: string): void;
-  bufferedAmount(): number;
   close(code: number, reason: string): void;
-  /** Reports an error to `onError`; returns it as a TRPCError. */
-  report(subject: ErrorSubject, cause: unknown): TRPCError;
-  /** Reports, then answers the subscription with the error's shape. */
-  respondWithError(subject: ErrorSubject, cause: unknown): void;
   /** The subscription ended (its id is free again). */
   released(sub: Subscription<TCtx>): void;
 }

@@ -101,6 +101,20 @@ export const CONNECTION: ErrorSubject = {
   input: undefined,
 };
 
+/** What the parts of a connection (calls, subscriptions, dispatch) need of it. */
+export interface ConnectionHost<TCtx> {
+  readonly endpoint: EndpointState<TCtx>;
+  /** The connection's context, once made (rejects with why it could not be). */
+  context(): Promise<TCtx>;
+  isOpen(): boolean;
+  /** Bytes written to the socket and not yet sent. */
+  bufferedAmount(): number;
+  /** Reports an error to `onError`; returns it as a TRPCError. */
+  report(subject: ErrorSubject, cause: unknown): TRPCError;
+  /** Reports, then answers with the error's shape. */
+  respondWithError(subject: ErrorSubject, cause: unknown): void;
+}
+
 /** One call (query or mutation) as parsed from a frame. */
 export interface CallInfo {
   id: RequestId;

@@ -4,13 +4,8 @@ import { TRPCError } from '@trpc/server';
 import { openTestStorage } from '../../../storage/sqlite/__tests__/testStorage.js';
 import type { WsLimits } from '../types.js';
 import { createParityRouter } from './parityRouter.js';
-import {
-  recordFrames,
-  startStockTrpcWs,
-  startTracewireWs,
-  type FrameRecorder,
-  type TestCreateContext,
-} from './wsServers.js';
+import { openRawSocket, type RawSocket } from '../../../../../test/helpers/rawWs.js';
+import { startStockTrpcWs, startTracewireWs, type TestCreateContext } from './wsServers.js';
 
 /** The context both servers make: `{ user }` from connectionParams; `reject` is refused. */
 export const createContext: TestCreateContext = (params) => {
@@ -73,8 +68,8 @@ export type Pair = Awaited<ReturnType<typeof startPair>>;
 
 /** One client on each server, opened the same way. */
 export async function connectBoth(pair: Pair, query: string) {
-  const a = await recordFrames(pair.stock.url, query);
-  const b = await recordFrames(pair.ours.url, query);
+  const a = await openRawSocket(`${pair.stock.url}/trpc`, { query });
+  const b = await openRawSocket(`${pair.ours.url}/trpc`, { query });
   return {
     stock: a,
     ours: b,
@@ -90,18 +85,18 @@ export async function connectBoth(pair: Pair, query: string) {
  * returns what each got in this step (nothing more must arrive: checked by the next step).
  */
 export async function exchange(
-  conns: { stock: FrameRecorder; ours: FrameRecorder },
+  conns: { stock: RawSocket; ours: RawSocket },
   send: (string | object)[],
   frames: number,
 ): Promise<{ stock: string[]; ours: string[] }> {
   const got = await Promise.all(
     [conns.stock, conns.ours].map(async (c) => {
-      const from = c.frames.length;
+      const from = c.texts.length;
       for (const f of send) c.send(typeof f === 'string' ? f : json(f));
       await c.waitForCount(from + frames);
       // A little longer: a frame too many shows as a difference, not as a later step's.
       await new Promise((r) => setTimeout(r, 20));
-      return c.frames.slice(from);
+      return c.texts.slice(from);
     }),
   );
   return { stock: got[0]!, ours: got[1]! };

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { pino } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { DeliverySink } from '../../../events/flowControl.js';
 import { createConnectionRegistry, type ConnectionRegistry } from '../../connections.js';
 import { createTrpcWsEndpoint } from '../endpoint.js';
@@ -121,70 +121,5 @@ export async function startStockTrpcWs(
     errors,
     broadcastReconnectNotification: () => handler.broadcastReconnectNotification(),
     [Symbol.asyncDispose]: () => shutdown(server, wss),
-  };
-}
-
-/** A raw client socket recording every text frame it receives, byte for byte. */
-export interface FrameRecorder extends AsyncDisposable {
-  readonly ws: WebSocket;
-  /** Text frames received, in order. */
-  readonly frames: string[];
-  /** Resolves with how the socket closed. */
-  readonly closed: Promise<{ code: number; reason: string }>;
-  send(data: string | Buffer): void;
-  /** Resolves once at least `n` frames arrived in all (fails after `timeoutMs`). */
-  waitForCount(n: number, timeoutMs?: number): Promise<void>;
-}
-
-/** Opens a raw socket to `url` (with `query`, e.g. `?connectionParams=1`). */
-export async function recordFrames(url: string, query = ''): Promise<FrameRecorder> {
-  const ws = new WebSocket(`${url}/trpc${query}`);
-  const frames: string[] = [];
-  const waiters = new Set<() => void>();
-  ws.on('message', (data: Buffer) => {
-    frames.push(data.toString('utf8'));
-    for (const w of [...waiters]) w();
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.once('close', (code, reason) => {
-      resolve({ code, reason: reason.toString('utf8') });
-      for (const w of [...waiters]) w();
-    }),
-  );
-  await once(ws, 'open');
-  return {
-    ws,
-    frames,
-    closed,
-    send: (data) => ws.send(data),
-    waitForCount: (n, timeoutMs = 5_000) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (frames.length >= n) {
-            done();
-            resolve();
-          } else if (ws.readyState === ws.CLOSED) {
-            done();
-            reject(new Error(`closed with ${frames.length}/${n} frames: ${frames.join('\n')}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(
-            new Error(`${frames.length}/${n} frames after ${timeoutMs} ms: ${frames.join('\n')}`),
-          );
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
-    async [Symbol.asyncDispose]() {
-      if (ws.readyState !== ws.CLOSED) ws.terminate();
-      await closed;
-    },
   };
 }
