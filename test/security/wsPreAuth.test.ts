@@ -209,6 +209,42 @@ describe('sockets that have not authenticated', () => {
     }
   }, 30_000);
 
+  test('TRACEWIRE_WS_MAX_UNAUTHENTICATED: past the budget the socket waiting longest is let go (4009), and a user still logs in', async () => {
+    await using srv = await startChildServer({ env: { TRACEWIRE_WS_MAX_UNAUTHENTICATED: '3' } });
+    const silent = [];
+    for (let i = 0; i < 5; i++)
+      silent.push(await openRawSocket(wsUrlOf(srv), { announceParams: true }));
+    try {
+      // The two that waited longest were closed to make room for the newer ones.
+      expect(await silent[0]!.closed).toMatchObject({ code: CLOSE_CODES.TOO_MANY_CONNECTIONS });
+      expect(await silent[1]!.closed).toMatchObject({ code: CLOSE_CODES.TOO_MANY_CONNECTIONS });
+      expect(silent[4]!.ws.readyState).toBe(silent[4]!.ws.OPEN);
+      expect(await servedUser(srv, 'alice')).toEqual({ served: true });
+    } finally {
+      for (const s of silent) await s[Symbol.asyncDispose]();
+    }
+  });
+
+  test('TRACEWIRE_WS_PREAUTH_MAX_BYTES bounds the connectionParams frame: 1009 past it, served below it', async () => {
+    await using srv = await startChildServer({ env: { TRACEWIRE_WS_PREAUTH_MAX_BYTES: '2048' } });
+    const token = await srv.tokenFor('alice');
+    const frame = (pad: number) =>
+      JSON.stringify({ method: 'connectionParams', data: { token, pad: 'p'.repeat(pad) } });
+    await using big = await openRawSocket(wsUrlOf(srv), { announceParams: true });
+    big.send(frame(4_000));
+    expect((await big.closed).code).toBe(CLOSE_CODES.MESSAGE_TOO_BIG);
+    await using small = await openRawSocket(wsUrlOf(srv), { announceParams: true });
+    small.send(frame(100));
+    small.send({
+      id: 1,
+      method: 'query',
+      params: { path: 'chat.listThreads', input: { json: {} } },
+    });
+    expect(await small.waitFor((f) => (f as { id?: number }).id === 1)).toMatchObject({
+      result: { type: 'data' },
+    });
+  });
+
   test('a refused login is one warn line with the close code and a request id, no stack', async () => {
     await using srv = await startChildServer();
     await using raw = await openRawSocket(wsUrlOf(srv), { token: 'not-a-token' });

@@ -59,7 +59,10 @@ const SERVER_ENV = {
 
 describe('query and mutation responses over WebSocket', () => {
   test('a batch whose answers pass the response budget gets data, then a clear PAYLOAD_TOO_LARGE error for the rest; the socket stays usable', async () => {
-    await using srv = await startChildServer({ env: SERVER_ENV });
+    // A budget of 2 MiB (the default is 4 MiB): about five answers of ~380 KB fit.
+    await using srv = await startChildServer({
+      env: { ...SERVER_ENV, TRACEWIRE_WS_RESPONSE_BUDGET_BYTES: '2097152' },
+    });
     const threadId = await bigThread(srv, 12);
     await using raw: RawSocket = await openRawSocket(wsUrlOf(srv), {
       token: await srv.tokenFor('reader'),
@@ -73,6 +76,17 @@ describe('query and mutation responses over WebSocket', () => {
     console.log(`batch of 50 × chat.history: ${data.length} answered, ${refused.length} refused`);
     expect(data.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
+    // What was answered fits the budget (with the last answer that passed it at most).
+    const answeredBytes = raw.texts
+      .filter((t) => t.includes('"result"'))
+      .reduce((n, t) => n + Buffer.byteLength(t), 0);
+    expect(answeredBytes).toBeLessThan(2_097_152 + 1_000_000);
+    // The answered calls come first, the refused ones after them.
+    const ids = frames.map((f) => f.id!);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(Math.max(...data.map((f) => f.id!))).toBeLessThan(
+      Math.min(...refused.map((f) => f.id!)),
+    );
     for (const f of refused) {
       expect(f.error?.json.data.code).toBe('PAYLOAD_TOO_LARGE');
       expect(f.error?.json.message).toMatch(/response budget/);
