@@ -33,6 +33,12 @@ export type AppendCallback = (err: AppError | null, stored: readonly AgentEvent[
  * finished, at every instant and after any crash. The server writes terminal events only
  * through a `RunLedger` (storage/runLedger.ts), which keeps that rule; `append` itself does
  * not check it.
+ *
+ * Events handed out (to listeners, by `read`, by `append`) are frozen. A log that has an
+ * event's exact JSON (the text it stored) hands it out with the event through
+ * `freezePlainJson`; delivery takes it once, where the event enters a subscription
+ * (`plainJsonText`), and carries it to the socket's writer, so an event is encoded once
+ * however many subscribers it reaches. A log that does not is correct, only slower.
  */
 export interface EventLog {
   /** Appends in order and notifies listeners; resolves with the stored events. */
