@@ -32,15 +32,20 @@ function configurationTable(): Map<string, string> {
 const mentioned = (text: string) =>
   new Set([...text.matchAll(/\bTRACEWIRE_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0]));
 
-/** Variables the terminal client (`npm run chat`) reads, from its source. */
-function cliVariables(): Set<string> {
-  const dir = join(root, 'client-sdk/src/cli');
+/** `TRACEWIRE_*` variables read elsewhere: the terminal client (`npm run chat`) and opt-in tests. */
+function otherReaders(): Set<string> {
   const names = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')))
-    for (const [, name] of readFileSync(join(dir, file), 'utf8').matchAll(
-      /process\.env\['(TRACEWIRE_[A-Z0-9_]+)'\]/g,
-    ))
-      names.add(name!);
+  const scan = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) scan(path);
+      else if (entry.name.endsWith('.ts'))
+        for (const [, name] of read(path).matchAll(/process\.env\['(TRACEWIRE_[A-Z0-9_]+)'\]/g))
+          names.add(name!);
+    }
+  };
+  scan('client-sdk/src/cli');
+  scan('test');
   return names;
 }
 
@@ -71,8 +76,8 @@ describe('docs/configuration.md', () => {
     expect(extra).toEqual([]);
   });
 
-  test('every TRACEWIRE_* variable the README and docs/ name is read by the server or the terminal client', () => {
-    const known = new Set([...variables.map((v) => v.name), ...cliVariables()]);
+  test('every TRACEWIRE_* variable the README and docs/ name is read by the server, the terminal client or an opt-in test', () => {
+    const known = new Set([...variables.map((v) => v.name), ...otherReaders()]);
     const docs = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md'));
     for (const file of ['README.md', 'bench/HISTORY.md', ...docs.map((f) => `docs/${f}`)]) {
       const unknown = [...mentioned(read(file))].filter((n) => !known.has(n));

@@ -45,7 +45,11 @@ export const params = (user: string) => json({ method: 'connectionParams', data:
  */
 export async function startPair(opts: { limits?: Partial<WsLimits> } = {}) {
   const storage = await openTestStorage();
-  const thread = await storage.store.createThread({ userId: 'ann' as UserId, title: 'parity' });
+  const thread = await storage.store.createThread({
+    userId: 'ann' as UserId,
+    title: 'parity',
+    agent: 'demo',
+  });
   const threadId: ThreadId = thread.id;
   const router = createParityRouter(storage.events);
   const stock = await startStockTrpcWs(router, createContext);
