@@ -22,6 +22,15 @@ const outcome = (fn: () => unknown) => {
   }
 };
 
+/** True when `v` holds, at any depth, an own key with one of `names`. */
+function hasKeyNamed(v: unknown, names: readonly string[]): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (v instanceof Map)
+    return [...v].some(([k, x]) => hasKeyNamed(k, names) || hasKeyNamed(x, names));
+  if (v instanceof Set) return [...v].some((x) => hasKeyNamed(x, names));
+  return Object.entries(v).some(([k, x]) => names.includes(k) || hasKeyNamed(x, names));
+}
+
 describe('wire transformer', () => {
   test('plain JSON takes the fast path and is byte-identical to superjson', () => {
     const event = {
@@ -69,9 +78,21 @@ describe('wire transformer', () => {
     }
   });
 
+  test('plain JSON with `constructor` or `prototype` keys is carried as it is (superjson refuses such objects)', () => {
+    // Harmless as plain JSON: parsed JSON has own properties, and nothing walks it to revive
+    // anything. Refusing it would fail, e.g., an agent's tool call whose arguments use the word.
+    for (const v of [{ prototype: false }, { args: { constructor: 'x' } }]) {
+      expect(isPlainJson(v)).toBe(true);
+      expect(overTheWire(v)).toEqual(v);
+      expect(() => superjson.serialize(v)).toThrow(/prototype pollution/);
+    }
+  });
+
   test('any value round-trips as superjson would round-trip it', () => {
     fc.assert(
       fc.property(fc.anything({ withDate: true, withMap: true, withSet: true }), (v) => {
+        // The one documented difference: see the test above.
+        fc.pre(!hasKeyNamed(v, ['constructor', 'prototype']));
         const viaSuperjson = outcome(() =>
           superjson.deserialize(JSON.parse(JSON.stringify(superjson.serialize(v))) as never),
         );
