@@ -1,4 +1,4 @@
-import { EnvSchema } from './configSchema.js';
+import { EnvSchema, type Env } from './configSchema.js';
 
 export { CONFIG_VARIABLES, configVariables, type ConfigVariable } from './configSchema.js';
 
@@ -303,7 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Both URLs: cluster mode; neither: embedded; one alone is refused, naming the other. */
-function clusterConfig(e: z.infer<typeof EnvSchema>): ClusterConfig | null {
+function clusterConfig(e: Env): ClusterConfig | null {
   const { TRACEWIRE_DATABASE_URL: databaseUrl, TRACEWIRE_REDIS_URL: redisUrl } = e;
   if (databaseUrl === undefined && redisUrl === undefined) return null;
   if (databaseUrl === undefined || redisUrl === undefined) {

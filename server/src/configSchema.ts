@@ -87,6 +87,9 @@ export const EnvSchema = z.object({
     .default('tw:'),
 });
 
+/** The parsed environment. */
+export type Env = z.infer<typeof EnvSchema>;
+
 /** Every environment variable the server reads (tests check that each one's effect is tested). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
