@@ -160,6 +160,29 @@ describe('Redis event log: runs, fences and terminal events', () => {
     expect(seqs(await ctx.events.read(threadId, 0, 10))).toEqual([1, 2, 3, 4]);
   });
 
+  test('a held append sent right behind another append of its thread is reported (the earlier report waits for the live tail, which the hold stops until the release)', async () => {
+    await using ctx = await openTestRedisEventLog();
+    const threadId = createThreadId();
+    const heard: number[] = [];
+    ctx.events.subscribe(threadId, (e) => heard.push(e.seq));
+    await ctx.events.head(threadId);
+    // Two pipelines in flight: the earlier one's reply is offered while the held one's hold
+    // is already taken, so its report waits for the live tail until the release.
+    const earlier = ctx.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+    const reported = ctx.events.appendHeld(threadId, [terminal(threadId)]);
+    const held = await Promise.race([
+      reported,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the held append was never reported')), 5_000),
+      ),
+    ]);
+    expect(held.events.map((e) => e.seq)).toEqual([3]);
+    held.release();
+    expect(seqs(await earlier)).toEqual([1, 2]);
+    await until(() => heard.length >= 3);
+    expect(heard).toEqual([1, 2, 3]);
+  });
+
   test('a refused call in a batch takes no position and the other calls of the batch commit', async () => {
     await using ctx = await openTestRedisEventLog();
     const threadId = createThreadId();

@@ -358,7 +358,11 @@ export class RedisEventLog implements EventLog {
         }
       }
     };
-    if (waits.length === 0 && this.#reportTail === null) {
+    // A held call goes out alone and its events are shown only at its release, which its
+    // caller gets from this report: queued behind an earlier batch that waits for the live
+    // tail (held since this call was sent) it would never come, and neither would the tail.
+    const heldOnly = batch.every((call) => call.hold !== undefined);
+    if (heldOnly || (waits.length === 0 && this.#reportTail === null)) {
       queueMicrotask(report);
       return;
     }
