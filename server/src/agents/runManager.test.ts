@@ -157,6 +157,26 @@ describe('createRunManager', () => {
     expect(await h.runEvents(run)).toHaveLength(events.length);
   });
 
+  test('a run whose end cannot be stored at first (storage unavailable) is ended once storage answers again', async () => {
+    let refusals = 2;
+    await using h = await createEngineHarness({
+      agents: [demo],
+      wrapLedger: (ledger) => ({
+        ...ledger,
+        finishRun: (input) =>
+          refusals-- > 0
+            ? Promise.reject(new AppError('UNAVAILABLE', 'storage unavailable: database is locked'))
+            : ledger.finishRun(input),
+      }),
+    });
+    const { run } = await h.send({ content: 'What is 2+2?' });
+    const end = await h.waitForEnd(run);
+    expect(end.type).toBe('agent_completed');
+    expect(refusals).toBe(-1);
+    expect((await h.store.getRun(run.id))?.status).toBe('completed');
+    expect((await h.runEvents(run)).filter((e) => isTerminalEvent(e))).toHaveLength(1);
+  });
+
   test('cancel of an unknown run is NOT_FOUND', async () => {
     await using h = await createEngineHarness({ agents: testAgents });
     await expect(h.manager.cancel('run_0000000000aaaaaaaaaaaaaaaa' as RunId)).rejects.toSatisfy(

@@ -91,6 +91,30 @@ function thrownOutcome(error: unknown, toolFailures: number, log: Logger): Outco
   return { kind: 'failed', code: 'INTERNAL', message: message ?? 'The agent failed unexpectedly' };
 }
 
+/** Pauses between attempts to store a run's end while storage is unavailable (about 30 s in all). */
+const FINISH_RETRY_DELAYS_MS = [50, 200, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
+
+/**
+ * Stores a run's end, trying again while storage is unavailable (a lock held past the busy
+ * timeout, an engine restarting): given up, the run would stay running until the next start's
+ * reconciliation. Safe to repeat: a run that already ended is returned unchanged.
+ */
+async function untilStored<T>(finish: () => Promise<T>, log: Logger): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await finish();
+    } catch (err) {
+      const delay = FINISH_RETRY_DELAYS_MS[attempt];
+      if (!AppError.is(err) || err.code !== 'UNAVAILABLE' || delay === undefined) throw err;
+      log.warn(
+        { err, attempt: attempt + 1, retry_in_ms: delay },
+        'could not store the end of the run; trying again',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /**
  * Creates the server's run manager: runs agents in the background, independent of any
  * connection, with per-run and per-tool timeouts, cancellation and graceful shutdown.
@@ -158,11 +182,15 @@ export function createRunManager(opts: RunManagerOptions): RunManager {
       const envelope: ProducedEvent = { threadId: run.threadId, runId: run.id, type };
       const { span, event } = startProducerSpan(envelope);
       try {
-        const ended = await ledger.finishRun({
-          run,
-          outcome: outcome.kind === 'completed' ? outcome : failedOutcome(outcome),
-          terminal: { _meta: event._meta },
-        });
+        const ended = await untilStored(
+          () =>
+            ledger.finishRun({
+              run,
+              outcome: outcome.kind === 'completed' ? outcome : failedOutcome(outcome),
+              terminal: { _meta: event._meta },
+            }),
+          log,
+        );
         if (!ended.event) {
           log.warn(
             { status: ended.run.status },

@@ -48,7 +48,12 @@ const WAIT_LIMIT_MS = 10_000;
 
 /** Starts a harness; dispose it with `await using`. */
 export async function createEngineHarness(
-  opts: { agents?: readonly AgentDefinition[]; config?: Partial<Config['agent']> } = {},
+  opts: {
+    agents?: readonly AgentDefinition[];
+    config?: Partial<Config['agent']>;
+    /** Wraps the ledger the run manager uses (to make it fail). */
+    wrapLedger?: (ledger: RunLedger) => RunLedger;
+  } = {},
 ): Promise<EngineHarness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tracewire-engine-'));
   const storage = await openSqliteStorage({ file: path.join(dir, 'test.db') });
@@ -57,7 +62,7 @@ export async function createEngineHarness(
   const manager = createRunManager({
     store,
     events,
-    ledger,
+    ledger: opts.wrapLedger ? opts.wrapLedger(ledger) : ledger,
     locks,
     agents: createAgentRegistry(opts.agents ?? []),
     logger: pino({ level: 'silent' }),

@@ -67,7 +67,9 @@ const MAX_PENDING_EVENTS = 4096;
  */
 export class LogBatch {
   readonly #o: LogBatchOptions;
-  readonly #writeBatch: (batch: PendingAppend[], writes: PendingWrite[]) => void;
+  readonly #writeBatch: Database.Transaction<
+    (batch: PendingAppend[], writes: PendingWrite[]) => void
+  >;
   readonly #savepoint: TransactionRunner;
   #pending: PendingAppend[] = [];
   #writes: PendingWrite[] = [];
@@ -143,7 +145,10 @@ export class LogBatch {
     this.#pendingEvents = 0;
     const { positions, listeners } = this.#o;
     try {
-      this.#writeBatch(batch, writes);
+      // Immediate: the write lock is taken (waiting out another connection's, such as the
+      // checkpointer's) before anything is read. A deferred transaction that reads first, as
+      // a batch holding only a run's end does, is refused at once when it must upgrade.
+      this.#writeBatch.immediate(batch, writes);
     } catch (err) {
       // Positions handed out for this batch were never stored: forget them.
       for (const item of batch) positions.forget(item.threadId);

@@ -89,25 +89,31 @@ export class LogRetention {
    */
   prunePage(now: number, after: string): { trimmed: number; next: string | null } {
     const cutoff = now - (this.options.maxAgeMs ?? Number.POSITIVE_INFINITY);
-    return this.#sqlite.transaction(() => {
-      const page = this.#stmt.streamAges.all(cutoff, after, PRUNE_PAGE) as {
-        id: number;
-        thread_id: string;
-        first_seq: number;
-        expired: number;
-      }[];
-      let trimmed = 0;
-      for (const s of page) {
-        if (!s.expired) continue;
-        const row = this.#stmt.firstSince.get(s.id, s.first_seq, cutoff) as {
-          seq: number | null;
+    // Immediate: it reads before it writes (see LogBatch.flush).
+    return this.#sqlite
+      .transaction(() => {
+        const page = this.#stmt.streamAges.all(cutoff, after, PRUNE_PAGE) as {
+          id: number;
+          thread_id: string;
+          first_seq: number;
+          expired: number;
+        }[];
+        let trimmed = 0;
+        for (const s of page) {
+          if (!s.expired) continue;
+          const row = this.#stmt.firstSince.get(s.id, s.first_seq, cutoff) as {
+            seq: number | null;
+          };
+          const first = row.seq ?? this.#positions.get(s.thread_id).committedSeq + 1;
+          this.#setFirst(s.id, s.thread_id, first);
+          trimmed++;
+        }
+        return {
+          trimmed,
+          next: page.length < PRUNE_PAGE ? null : page[page.length - 1]!.thread_id,
         };
-        const first = row.seq ?? this.#positions.get(s.thread_id).committedSeq + 1;
-        this.#setFirst(s.id, s.thread_id, first);
-        trimmed++;
-      }
-      return { trimmed, next: page.length < PRUNE_PAGE ? null : page[page.length - 1]!.thread_id };
-    })();
+      })
+      .immediate();
   }
 
   /** Cuts the stream's prefix below `first` (never a hole in the middle). */

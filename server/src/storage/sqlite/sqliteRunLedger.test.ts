@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
@@ -50,6 +52,35 @@ function terminalSeqs(file: string, runs: readonly Run[]): (number | null)[] {
 }
 
 describe('SQLite run ledger', () => {
+  test('a run ends while another connection holds the write lock: the batch waits for it (busy timeout) instead of failing at once', async () => {
+    await using storage = await openTestStorage();
+    const run = await runningRun(storage.store);
+    // Another process takes the write lock for 300 ms. A batch holding only the ledger's
+    // write reads the run first: as a deferred transaction it would then be refused at once
+    // (SQLITE_BUSY, no busy handler for an upgrade), leaving the run unfinished.
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require(${JSON.stringify(driver)}); const db = new D(${JSON.stringify(storage.file)});
+         db.exec('begin immediate'); process.stdout.write('locked\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('commit'); db.close();`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<number | null>((resolve) => holder.once('exit', resolve));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const ended = await storage.ledger.finishRun({
+      run,
+      outcome: { kind: 'completed', answer: 'after the lock' },
+    });
+    expect(ended.run.status).toBe('completed');
+    expect(ended.event?.type).toBe('agent_completed');
+    expect(await exited).toBe(0);
+  });
+
   test('a run ends inside the log’s batch: after the appends accepted in the same turn, listeners in seq order', async () => {
     await using storage = await openTestStorage();
     const run = await runningRun(storage.store);
