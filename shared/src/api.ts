@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClientMessageIdSchema, RunIdSchema, ThreadIdSchema } from './ids.js';
 import { INPUT_LIMITS } from './limits.js';
+import { MessageSchema, RunSchema, ThreadSchema } from './models.js';
 
 /**
  * Per-call metadata every procedure accepts in `input._meta` (the only per-call carrier
@@ -71,3 +72,47 @@ export const EventsInputSchema = z.object({
   lastEventId: z.string().max(INPUT_LIMITS.eventIdMaxChars).nullish(),
 });
 export type EventsInput = z.input<typeof EventsInputSchema>;
+
+/**
+ * A tracked event id, `epoch:seq`: a position in a thread's stream. Resume `agent.events`
+ * right after it with `lastEventId`.
+ */
+export const EventIdSchema = z.string().regex(/^[0-9a-z]{1,32}:\d{1,15}$/, 'invalid event id');
+
+/**
+ * `chat.createThread` output: the thread, and the position of its (empty) stream, so a client
+ * can subscribe from it at once, before any event exists, and miss nothing.
+ */
+export const CreateThreadOutputSchema = ThreadSchema.extend({ lastEventId: EventIdSchema });
+export type CreateThreadOutput = z.infer<typeof CreateThreadOutputSchema>;
+
+/** `chat.listThreads` output: newest first; `nextCursor` is null on the last page. */
+export const ListThreadsOutputSchema = z.object({
+  items: z.array(ThreadSchema),
+  nextCursor: z.string().nullable(),
+});
+export type ListThreadsOutput = z.infer<typeof ListThreadsOutputSchema>;
+
+/**
+ * `chat.send` output: the stored user message, the run it started and `lastEventId`, the
+ * position after which that run's first event comes. Subscribing to `agent.events` with it
+ * gets every event of the run (and any event of other runs after it) even when the run began
+ * before the subscription: no `stream_position` frame needs to arrive first.
+ */
+export const SendOutputSchema = z.object({
+  message: MessageSchema,
+  run: RunSchema,
+  lastEventId: EventIdSchema,
+});
+export type SendOutput = z.infer<typeof SendOutputSchema>;
+
+/**
+ * `chat.history` output: one page of messages, oldest first, and `lastEventId`, the stream
+ * position that matches the messages returned (subscribe from it: no gap, no double).
+ */
+export const HistoryOutputSchema = z.object({
+  items: z.array(MessageSchema),
+  nextCursor: z.string().nullable(),
+  lastEventId: EventIdSchema,
+});
+export type HistoryOutput = z.infer<typeof HistoryOutputSchema>;

@@ -81,17 +81,34 @@ export const ToolExecutingEventSchema = z.object({
   tool: z.string(),
   args: z.unknown(),
 });
-/** A tool call ended, with its result or its error. */
-export const ToolCompletedEventSchema = z.object({
+const toolCompleted = {
   ...base,
   type: z.literal('tool_completed'),
   toolCallId: ToolCallIdSchema,
   tool: z.string(),
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
   durationMs: z.number(),
+};
+/** A tool call ended with a result (`ok: true`). */
+export const ToolSucceededEventSchema = z.object({
+  ...toolCompleted,
+  ok: z.literal(true),
+  /** What the tool returned (absent on the wire when it returned nothing). */
+  result: z.unknown().optional(),
 });
+/** A tool call ended with an error (`ok: false`). */
+export const ToolFailedEventSchema = z.object({
+  ...toolCompleted,
+  ok: z.literal(false),
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+/**
+ * A tool call ended: a union on `ok`, so `event.ok ? event.result : event.error.message`
+ * narrows in strict mode.
+ */
+export const ToolCompletedEventSchema = z.discriminatedUnion('ok', [
+  ToolSucceededEventSchema,
+  ToolFailedEventSchema,
+]);
 /** The run ended with an answer. Terminal. */
 export const AgentCompletedEventSchema = z.object({
   ...base,

@@ -39,6 +39,8 @@ export {
   MessageDeltaEventSchema,
   ToolExecutingEventSchema,
   ToolCompletedEventSchema,
+  ToolSucceededEventSchema,
+  ToolFailedEventSchema,
   AgentCompletedEventSchema,
   AgentErrorEventSchema,
   ResyncEventSchema,
@@ -73,6 +75,11 @@ export {
   CancelInputSchema,
   GetRunInputSchema,
   EventsInputSchema,
+  EventIdSchema,
+  CreateThreadOutputSchema,
+  ListThreadsOutputSchema,
+  SendOutputSchema,
+  HistoryOutputSchema,
 } from './api.js';
 export type {
   CallMeta,
@@ -83,7 +90,13 @@ export type {
   CancelInput,
   GetRunInput,
   EventsInput,
+  CreateThreadOutput,
+  ListThreadsOutput,
+  SendOutput,
+  HistoryOutput,
 } from './api.js';
+export { PROCEDURES } from './procedures.js';
+export type { ProcedureContract, ProcedurePath } from './procedures.js';
 export {
   APP_ERROR_CODES,
   APP_TO_TRPC_CODE,
