@@ -331,6 +331,21 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       expect(merged).toEqual(range(1, 7));
     });
 
+    test('a position read from head() is before every event appended after it, pending appends included', async () => {
+      await using ctx = await factory();
+      const threadId = createThreadId();
+      await ctx.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+      const pending = ctx.events.append(threadId, deltaDrafts({ threadId, n: 3 }));
+      const head = await ctx.events.head(threadId);
+      const later = await ctx.events.append(threadId, deltaDrafts({ threadId, n: 2 }));
+      await pending;
+      expect(later.every((e) => e.seq > head.headSeq)).toBe(true);
+      // Resuming from the head gets exactly what came after it, whatever was pending.
+      const after = seqs(await ctx.events.read(threadId, head.headSeq, 100));
+      expect(after).toEqual(range(head.headSeq + 1, 7));
+      expect(head.headSeq).toBeGreaterThanOrEqual(2);
+    });
+
     test('fails calls with UNAVAILABLE after close and drops listeners', async () => {
       await using ctx = await factory();
       const threadId = createThreadId();

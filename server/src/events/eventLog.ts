@@ -53,7 +53,16 @@ export interface EventLog {
   enqueue(threadId: ThreadId, drafts: readonly AgentEventDraft[], done: AppendCallback): void;
   /** Events with `seq > afterSeq` in the current epoch, oldest first, at most `limit`. */
   read(threadId: ThreadId, afterSeq: number, limit: number): Promise<AgentEvent[]>;
-  /** The stream's position. Creates the stream (new epoch) when it does not exist yet. */
+  /**
+   * The stream's position. Creates the stream (new epoch) when it does not exist yet.
+   * `headSeq` is the last COMMITTED seq (events numbered but not yet committed are above
+   * it), so two things hold for every back end, and callers rely on them:
+   * - every event appended after `head()` resolves gets a seq greater than `headSeq`
+   *   (`chat.send` and `chat.createThread` return positions read this way: a client that
+   *   subscribes from them misses none of the events that follow);
+   * - `read(threadId, headSeq, n)` never returns an event that is not yet visible to
+   *   listeners, and a listener registered before `head()` sees every event above `headSeq`.
+   */
   head(threadId: ThreadId): Promise<StreamHead>;
   /** Live tail of one thread. Returns the unsubscribe function. */
   subscribe(threadId: ThreadId, listener: EventListener): () => void;
