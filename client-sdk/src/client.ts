@@ -1,6 +1,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import { createTracingLink } from '@tracewire/otel';
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type ClientState } from './availability.js';
 import { createBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
   buildLinks,
@@ -37,8 +38,18 @@ export interface TracewireClientOptions {
   retry?: Pick<BackoffOptions, 'baseMs' | 'maxMs'> | undefined;
   /** WebSocket keepAlive intervals (always on). */
   keepAlive?: KeepAliveOptions | undefined;
+  /**
+   * How long a call may wait for a WebSocket that is not open. Past it (a server that is
+   * down, a wrong URL, an origin the server refuses) the waiting calls and not-yet-started
+   * subscriptions fail with `UNAVAILABLE` (a `ConnectionUnavailableError` naming the URL and
+   * the likely causes), new calls fail at once, and the client keeps reconnecting in the
+   * background; `client.state.status` is `unavailable` until a socket opens. Default 10 000.
+   */
+  connectTimeoutMs?: number | undefined;
   /** WebSocket connection state changes (connecting / pending = open / idle = closed). */
   onConnectionStateChange?: ((change: ConnectionStateChange) => void) | undefined;
+  /** Every change of {@link TracewireClient.state}: show it (connecting, unavailable, ...). */
+  onStateChange?: ((state: ClientState) => void) | undefined;
   /** Links run before the terminating links (after the tracing link). */
   extraLinks?: readonly TRPCLink<AppRouter>[] | undefined;
   /**
@@ -75,6 +86,8 @@ export interface TracewireClient {
   ): Promise<SendResult & { clientMessageId: string }>;
   /** Counters for tests and dashboards. */
   readonly stats: Readonly<ClientStats>;
+  /** Where the connection stands: `connecting`, `connected`, `unavailable`, `refused`, `closed`. */
+  readonly state: Readonly<ClientState>;
   /** Ends every stream and closes the WebSocket. Idempotent. */
   close(): Promise<void>;
   /** `await using client = createTracewireClient(...)`. */
@@ -112,6 +125,7 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
     refreshable: opts.getToken !== undefined,
     retryDelayMs: backoff,
     keepAlive: opts.keepAlive ?? {},
+    connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     WebSocket: opts.WebSocket,
     EventSource: opts.EventSource,
     extraLinks: [
@@ -125,13 +139,18 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
       ...(opts.extraLinks ?? []),
     ],
     onConnectionStateChange: opts.onConnectionStateChange,
+    onStateChange: opts.onStateChange,
     onOpen: () => {
       opens++;
     },
   });
   const trpc = createTRPCClient<AppRouter>({ links: built.links });
 
-  const events = (threadId: string, eventsOpts?: EventsOptions): ThreadStream => {
+  const openEvents = (
+    threadId: string,
+    eventsOpts: EventsOptions | undefined,
+    failFast: boolean,
+  ): ThreadStream => {
     let ended = false;
     const stream = openThreadStream(
       {
@@ -143,6 +162,7 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
           }),
         backoff,
         clientSignal: lifetime.signal,
+        failFastUnavailable: failFast,
         onEnd: (s) => {
           ended = true;
           active.delete(s);
@@ -156,6 +176,8 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
     if (!ended) active.add(stream.stats);
     return stream;
   };
+  const events = (threadId: string, eventsOpts?: EventsOptions) =>
+    openEvents(threadId, eventsOpts, false);
 
   const send: TracewireClient['send'] = (threadId, content, sendOpts) =>
     sendWithRetry(
@@ -182,7 +204,8 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
     streamRun: (threadId, content, runOpts) =>
       createRunStream(
         {
-          openStream: (signal) => events(threadId, signal ? { signal } : {}),
+          // A run cannot be sent without a position: an unreachable server fails it.
+          openStream: (signal) => openEvents(threadId, signal ? { signal } : {}, true),
           send: (text, sendOpts) => send(threadId, text, sendOpts),
         },
         content,
@@ -192,6 +215,9 @@ export function createTracewireClient(opts: TracewireClientOptions): TracewireCl
       const total = { ...retired };
       for (const s of active) addStats(total, s);
       return { ...total, reconnects: Math.max(0, opens - 1) };
+    },
+    get state(): ClientState {
+      return { ...built.state };
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -67,6 +67,16 @@ describe('the built package, seen by a consumer', () => {
     expect(leaked).toEqual([]);
   });
 
+  test('a browser-only project (lib ES2022 + DOM, skipLibCheck false) compiles against dist', () => {
+    // No Node types and no esnext.disposable: what a web app has. Also checks the README's
+    // `event.ok ? event.result : event.error.message` and the StreamEvent name.
+    const { status, output } = tsc(join(fixtureDir, 'tsconfig.browser.json'), '--listFiles');
+    expect(output.split('\n').filter((l) => l.includes('error TS'))).toEqual([]);
+    expect(status).toBe(0);
+    expect(output).toContain(distTypes);
+    expect(output).not.toMatch(/@types\/node|lib\.esnext\.disposable/);
+  });
+
   test('a wrong input fails to compile: removing the @ts-expect-error line breaks the build', () => {
     const source = readFileSync(join(fixtureDir, 'consumer.ts'), 'utf8');
     const lines = source.split('\n');

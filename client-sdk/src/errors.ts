@@ -44,6 +44,37 @@ export class ConnectionRefusedError extends Error {
   }
 }
 
+/**
+ * No connection to the server within the client's `connectTimeoutMs`: a WebSocket that would
+ * not open (the server down or unreachable, a wrong URL, an origin the server refuses, which
+ * a browser shows only as close 1006), or an HTTP call the network or the browser's CORS check
+ * failed. Calls waiting for it fail with this (wrapped in a `TRPCClientError`; `getErrorInfo`
+ * gives `UNAVAILABLE`) instead of waiting forever; the client keeps reconnecting in the
+ * background, so subscriptions resume once the server can be reached (`client.state`).
+ */
+export class ConnectionUnavailableError extends Error {
+  override readonly name = 'ConnectionUnavailableError';
+  readonly appCode = 'UNAVAILABLE' as const;
+  /** The URL the client could not reach. */
+  readonly url: string;
+
+  constructor(opts: { url: string; message: string; cause?: unknown }) {
+    super(opts.message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.url = opts.url;
+  }
+}
+
+/** The {@link ConnectionUnavailableError} behind `e` (itself or its cause), if any. */
+export function getConnectionUnavailable(e: unknown): ConnectionUnavailableError | null {
+  if (e instanceof ConnectionUnavailableError) return e;
+  if (e instanceof Error && e.cause instanceof ConnectionUnavailableError) return e.cause;
+  return null;
+}
+
+/** True when the call failed because the server could not be reached in time (see {@link ConnectionUnavailableError}). */
+export const isConnectionUnavailable = (e: unknown): boolean =>
+  getConnectionUnavailable(e) !== null;
+
 /** The {@link ConnectionRefusedError} behind `e` (itself or its cause), if any. */
 export function getConnectionRefusal(e: unknown): ConnectionRefusedError | null {
   if (e instanceof ConnectionRefusedError) return e;

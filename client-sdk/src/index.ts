@@ -16,6 +16,8 @@ export type { ThreadStream, EventsOptions } from './threadStream.js';
 export type { RunStream, StreamRunOptions } from './streamRun.js';
 export type { SendOptions } from './send.js';
 export { isRetryableSendError } from './send.js';
+export type { ClientState, ConnectionStatus } from './availability.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS } from './availability.js';
 export type {
   ConnectionStateChange,
   KeepAliveOptions,
@@ -34,6 +36,8 @@ export {
   isConnectionRefused,
   getErrorInfo,
   ConnectionRefusedError,
+  ConnectionUnavailableError,
+  isConnectionUnavailable,
 } from './errors.js';
 export type { TracewireError, ErrorInfo } from './errors.js';
 export type { ThreadEvent, RunEvent, SendResult, StreamStats, DistributiveOmit } from './types.js';
@@ -52,6 +56,12 @@ export type {
   AgentErrorCode,
   ResyncEvent,
   ResyncReason,
+  StreamEvent,
+  StreamPositionEvent,
+  CreateThreadOutput,
+  ListThreadsOutput,
+  SendOutput,
+  HistoryOutput,
   Thread,
   Message,
   Run,
@@ -64,3 +74,20 @@ export type {
   AppErrorData,
   CloseCode,
 } from '@tracewire/shared';
+
+// The SDK's types use `Symbol.asyncDispose` (`await using client = …`). Declared here as
+// @types/node does, so a browser-only project (`lib: ["ES2022", "DOM"]`, no esnext.disposable)
+// type-checks the published declarations, tRPC's included, with `skipLibCheck: false`. They
+// merge with TypeScript's own declarations where those are loaded.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+    readonly asyncDispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}

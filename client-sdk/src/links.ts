@@ -6,6 +6,8 @@ import {
   type TRPCLink,
 } from '@trpc/client';
 import { transformer } from '@tracewire/shared';
+import { pageOrigin, type ClientState } from './availability.js';
+import { ConnectionUnavailableError } from './errors.js';
 import type { AppRouter } from './router.js';
 import { createWsTransport } from './wsTransport.js';
 
@@ -60,16 +62,21 @@ export interface BuildLinksOptions {
   refreshable: boolean;
   retryDelayMs: (attempt: number) => number;
   keepAlive: KeepAliveOptions;
+  /** How long a call may wait for a WebSocket that is not open (see `createWsTransport`). */
+  connectTimeoutMs: number;
   WebSocket?: WebSocketConstructor | undefined;
   EventSource?: EventSourceConstructor | undefined;
   extraLinks: readonly TRPCLink<AppRouter>[];
   onConnectionStateChange?: ((change: ConnectionStateChange) => void) | undefined;
+  onStateChange?: ((state: ClientState) => void) | undefined;
   onOpen: () => void;
 }
 
 /** The links of a client plus what `close()` must shut down. */
 export interface BuiltLinks {
   links: TRPCLink<AppRouter>[];
+  /** Where the connection stands (`client.state`). */
+  readonly state: Readonly<ClientState>;
   close(): Promise<void>;
 }
 
@@ -102,6 +109,43 @@ export function endpointUrls(url: string): { http: string; ws: string } {
   return { http, ws };
 }
 
+/** The `fetch` tRPC's HTTP links take (its type is not exported). */
+type FetchLike = NonNullable<Parameters<typeof httpLink<AppRouter>>[0]['fetch']>;
+
+/** Why an HTTP call could not reach the server, with what usually causes it. */
+export function describeHttpFailure(url: string, cause: unknown): string {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const origin = pageOrigin();
+  return [
+    `could not reach ${url} (${reason}).`,
+    'Likely causes: the server is not running or not reachable there; the URL is wrong;',
+    origin
+      ? `or this page’s origin (${origin}) is not allowed by the server’s TRACEWIRE_ALLOWED_ORIGINS (the browser blocks the call: CORS).`
+      : 'or a proxy or firewall in between refused it.',
+  ].join(' ');
+}
+
+/**
+ * `fetch` for the HTTP links: a call the network (or a browser's CORS check) failed rejects
+ * with a {@link ConnectionUnavailableError} that names the URL and the likely causes, not a
+ * bare "Failed to fetch". Aborts pass through.
+ */
+function createFetch(url: string): FetchLike {
+  return async (input, init) => {
+    try {
+      // tRPC passes the native fetch's own arguments through.
+      return await globalThis.fetch(input, init as RequestInit | undefined);
+    } catch (cause) {
+      if (cause instanceof Error && cause.name === 'AbortError') throw cause;
+      throw new ConnectionUnavailableError({
+        url,
+        message: describeHttpFailure(url, cause),
+        cause,
+      });
+    }
+  };
+}
+
 /**
  * Builds the link chain: `extraLinks` (e.g. the tracing link) first, then the terminating
  * links of the chosen transport, every one with the shared superjson transformer.
@@ -119,10 +163,11 @@ export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
   };
   // Mutations leave at once (a chat message should not wait for a batch window, ~1 ms);
   // queries issued together still share one request.
+  const fetch = createFetch(urls.http);
   const http = splitLink<AppRouter>({
     condition: (op) => op.type === 'mutation',
-    true: httpLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders }),
-    false: httpBatchLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders }),
+    true: httpLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders, fetch }),
+    false: httpBatchLink<AppRouter>({ url: urls.http, transformer, headers: authHeaders, fetch }),
   });
   const isSubscription = (op: { type: string }) => op.type === 'subscription';
 
@@ -133,9 +178,23 @@ export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
       connectionParams,
       ...(opts.EventSource ? { EventSource: opts.EventSource as typeof EventSource } : {}),
     });
+    // No connection to hold between calls: `connected` until closed.
+    const state: ClientState = {
+      status: 'connected',
+      url: urls.http,
+      everConnected: true,
+      since: Date.now(),
+      error: null,
+      lastCloseCode: null,
+    };
     return {
       links: [...opts.extraLinks, splitLink({ condition: isSubscription, true: sse, false: http })],
-      close: () => Promise.resolve(),
+      state,
+      close: () => {
+        state.status = 'closed';
+        state.since = Date.now();
+        return Promise.resolve();
+      },
     };
   }
 
@@ -148,13 +207,21 @@ export function buildLinks(opts: BuildLinksOptions): BuiltLinks {
       intervalMs: opts.keepAlive.intervalMs ?? DEFAULT_KEEP_ALIVE.intervalMs,
       pongTimeoutMs: opts.keepAlive.pongTimeoutMs ?? DEFAULT_KEEP_ALIVE.pongTimeoutMs,
     },
+    connectTimeoutMs: opts.connectTimeoutMs,
     WebSocket: opts.WebSocket,
     onConnectionStateChange: opts.onConnectionStateChange,
+    onStateChange: opts.onStateChange,
     onOpen: opts.onOpen,
   });
   const terminal =
     opts.transport === 'ws'
       ? ws.link
       : splitLink({ condition: isSubscription, true: ws.link, false: http });
-  return { links: [...opts.extraLinks, terminal], close: () => ws.close() };
+  return {
+    links: [...opts.extraLinks, terminal],
+    get state() {
+      return ws.state;
+    },
+    close: () => ws.close(),
+  };
 }

@@ -1,5 +1,5 @@
 import type { AppErrorCode } from '@tracewire/shared';
-import { getConnectionRefusal, isTracewireError } from './errors.js';
+import { getConnectionRefusal, isConnectionUnavailable, isTracewireError } from './errors.js';
 import { createStreamTracker, type StreamFrame } from './streamTracker.js';
 import type { StreamStats, ThreadEvent } from './types.js';
 
@@ -21,6 +21,12 @@ export interface ThreadStreamDeps {
   backoff(attempt: number): number;
   /** Aborted when the client closes. */
   clientSignal: AbortSignal;
+  /**
+   * End the stream with the error when a subscription fails because the server could not be
+   * reached before the stream had a position (`streamRun`: its send waits for one). Otherwise
+   * such failures are retried like any other.
+   */
+  failFastUnavailable?: boolean;
   /** Called once when the stream ends, with its final counters. */
   onEnd?(stats: StreamStats): void;
 }
@@ -91,6 +97,7 @@ export function openThreadStream(
   let sameGapRetries = 0;
   let lastGapFrom: string | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let positioned = false;
   let resolveReady!: (v: boolean) => void;
   const ready = new Promise<boolean>((r) => (resolveReady = r));
 
@@ -136,11 +143,13 @@ export function openThreadStream(
         failures = 0;
         sameGapRetries = 0;
         queue.push(step.event);
+        positioned = true;
         resolveReady(true);
         wake();
         return;
       case 'position':
         failures = 0;
+        positioned = true;
         resolveReady(true);
         return;
       case 'duplicate':
@@ -158,6 +167,8 @@ export function openThreadStream(
   const onEnded = (error: { error: unknown } | null) => {
     if (stopping()) return finish();
     if (error && isFatal(error.error)) return finish(error);
+    if (error && deps.failFastUnavailable && !positioned && isConnectionUnavailable(error.error))
+      return finish(error);
     failures++;
     if (failures > MAX_CONSECUTIVE_FAILURES) {
       return finish(error ?? { error: new Error('agent.events ended repeatedly') });

@@ -13,10 +13,14 @@ export type RunEvent = DistributiveOmit<AgentEvent, '_meta'>;
  */
 export type ThreadEvent = RunEvent | ResyncEvent;
 
-/** Result of `chat.send`: the stored user message and the run it started. */
+/**
+ * Result of `chat.send`: the stored user message, the run it started, and `lastEventId`, the
+ * position after which the run's first event comes (subscribe from it to miss none).
+ */
 export interface SendResult {
   message: Message;
   run: Run;
+  lastEventId: string;
 }
 
 /** Delivery counters, per stream and summed per client (chaos tests report them). */

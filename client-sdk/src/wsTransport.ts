@@ -9,6 +9,7 @@ import {
 } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { transformer } from '@tracewire/shared';
+import { createAvailability, type ClientState } from './availability.js';
 import { decideOnClose, isBackOffCloseCode, type CloseDecision } from './closePolicy.js';
 import type { ConnectionRefusedError } from './errors.js';
 import { createPromptCalls, type PromptCalls } from './promptCalls.js';
@@ -34,18 +35,35 @@ export interface WsTransportOptions {
   /** Reconnect delay for the n-th attempt (the SDK's full-jitter backoff). */
   retryDelayMs: (attempt: number) => number;
   keepAlive: { intervalMs: number; pongTimeoutMs: number };
+  /**
+   * How long a call may wait for a socket that is not open: then it fails with `UNAVAILABLE`
+   * (a {@link ConnectionUnavailableError}), and so does every call while no socket opens.
+   */
+  connectTimeoutMs: number;
   WebSocket?: (new (url: string, protocols?: string | string[]) => object) | undefined;
   onConnectionStateChange?: ((change: WsStateChange) => void) | undefined;
+  /** Every change of {@link WsTransport.state}. */
+  onStateChange?: ((state: ClientState) => void) | undefined;
   onOpen: () => void;
 }
 
 /** The terminating WebSocket link and what `close()` must shut down. */
 export interface WsTransport {
   link: TRPCLink<AppRouter>;
+  /** Where the connection stands (`client.state`). */
+  readonly state: Readonly<ClientState>;
   close(): Promise<void>;
 }
 
 type ClientError = TRPCClientError<AppRouter>;
+
+/** A call or stream on a session. */
+interface Inflight {
+  /** Fails it (a refusal or an unavailable connection), once. */
+  fail(error: Error): void;
+  /** The server answered it (a started subscription): it rides out reconnects in tRPC. */
+  live: boolean;
+}
 
 /** One tRPC wsClient; retired (closed for good) when the server refuses it. */
 interface Session {
@@ -54,8 +72,8 @@ interface Session {
   prompt: PromptCalls;
   opLink: OperationLink<AppRouter> | null;
   retired: boolean;
-  /** Fails a call or stream waiting on this session. */
-  inflight: Set<(error: ConnectionRefusedError) => void>;
+  /** The calls and streams on this session. */
+  inflight: Set<Inflight>;
   stateSub: Unsubscribable | null;
 }
 
@@ -65,7 +83,7 @@ const isCloseEvent = (v: unknown): v is { code: number; reason?: unknown } =>
   (v as { type?: unknown }).type === 'close' &&
   typeof (v as { code?: unknown }).code === 'number';
 
-const refusedError = (e: ConnectionRefusedError): ClientError => TRPCClientError.from(e);
+const refusedError = (e: Error): ClientError => TRPCClientError.from(e);
 
 /**
  * The `wsLink` on a wsClient that obeys the server's close codes. tRPC's wsClient reconnects
@@ -74,6 +92,13 @@ const refusedError = (e: ConnectionRefusedError): ClientError => TRPCClientError
  * wsClient is closed instead, every call and stream on it fails with a
  * {@link ConnectionRefusedError}, and a new wsClient is made on the next call (when a fresh
  * token could help; with a static token later calls fail at once).
+ *
+ * Nor does a call wait forever for a socket that will not open (a server that is down, a wrong
+ * URL, an origin the server refuses, which a browser sees only as close 1006): once no socket
+ * has been open for `connectTimeoutMs`, the calls and not-yet-started subscriptions waiting
+ * fail with a {@link ConnectionUnavailableError} naming the URL and the likely causes, and so
+ * do new calls until a socket opens; the wsClient keeps reconnecting meanwhile, and started
+ * subscriptions stay registered and resume when it does.
  */
 export function createWsTransport(opts: WsTransportOptions): WsTransport {
   let current: Session | null = null;
@@ -88,6 +113,14 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
   let failedSockets = 0;
   // The same close reaches the failed calls first, then onClose: decide once.
   const decisions = new WeakMap<object, CloseDecision>();
+  const availability = createAvailability({
+    url: opts.url,
+    timeoutMs: opts.connectTimeoutMs,
+    onChange: opts.onStateChange,
+    onUnavailable: (error) => {
+      for (const op of [...(current?.inflight ?? [])]) if (!op.live) op.fail(error);
+    },
+  });
 
   const classify = (event: { code: number; reason?: unknown }): CloseDecision => {
     const known = decisions.get(event);
@@ -116,11 +149,14 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
 
   const refuse = (session: Session, error: ConnectionRefusedError, isSticky: boolean) => {
     if (isSticky) sticky = error;
-    for (const fail of [...session.inflight]) fail(error);
+    availability.refused(error);
+    for (const op of [...session.inflight]) op.fail(error);
     retire(session);
   };
 
   const createSession = (): Session => {
+    // A new wsClient (at start, or after a refusal): its deadline starts now.
+    availability.connecting();
     // Assigned right below; the callbacks only run later.
     // eslint-disable-next-line prefer-const
     let session: Session;
@@ -167,6 +203,9 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
       next: (s) => {
         // A retired client only reports that it went idle.
         if (session.retired && s.state !== 'idle') return;
+        if (!session.retired && s.state === 'pending') availability.opened();
+        if (!session.retired && s.state === 'connecting')
+          availability.connecting({ error: s.error, closeCode: lastCloseCode });
         opts.onConnectionStateChange?.({ state: s.state, error: s.error, lastCloseCode });
       },
     });
@@ -195,6 +234,10 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
           observer.error(refusedError(sticky));
           return;
         }
+        if (availability.unavailable && availability.state.error) {
+          observer.error(refusedError(availability.state.error));
+          return;
+        }
         const session = (current ??= createSession());
         const opLink = (session.opLink ??= wsLink<AppRouter>({
           client: session.client,
@@ -205,21 +248,25 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
         let inner: Unsubscribable | null = null;
         const settle = () => {
           done = true;
-          session.inflight.delete(fail);
+          session.inflight.delete(entry);
         };
-        const fail = (error: ConnectionRefusedError) => {
-          if (done) return;
-          settle();
-          inner?.unsubscribe();
-          observer.error(refusedError(error));
+        const entry: Inflight = {
+          live: false,
+          fail: (error) => {
+            if (done) return;
+            settle();
+            inner?.unsubscribe();
+            observer.error(refusedError(error));
+          },
         };
-        session.inflight.add(fail);
+        session.inflight.add(entry);
         inner = (session.prompt.request(op, viaTrpc) ?? viaTrpc()).subscribe({
           next: (envelope) => {
             if (envelope.result.type !== 'state') {
               answeredSinceOpen = true;
               authRefusals = 0;
               failedSockets = 0;
+              entry.live = true;
             }
             observer.next(envelope);
           },
@@ -243,8 +290,12 @@ export function createWsTransport(opts: WsTransportOptions): WsTransport {
 
   return {
     link,
+    get state() {
+      return availability.state;
+    },
     close: async () => {
       closed = true;
+      availability.closed();
       const session = current;
       current = null;
       if (!session || session.retired) return;
