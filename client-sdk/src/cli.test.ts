@@ -45,7 +45,8 @@ describe('the built terminal client (dist/cli/chat.js)', () => {
     );
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^thread thr_\w+\n/);
+    expect(stdout).toMatch(/^thread thr_\w+\n> what is 12 \* 12\?\n/);
+    expect(stdout).toMatch(/\n> hello\n/);
     expect(stdout).toMatch(/-> calculator\(.*12 \* 12/);
     expect(stdout).toMatch(/<- calculator: .*"value":144/);
     expect(stdout).toContain('12 * 12 = 144');
@@ -104,6 +105,46 @@ describe('the built terminal client (dist/cli/chat.js)', () => {
     expect(stdout).toMatch(/thinking: Reading the message: "what is 2 \+ 2\?" Plan: /);
     expect(stdout).toContain('2 + 2 = 4.');
     expect(llm.requests).toHaveLength(0);
+  test('in a terminal it echoes what the user types and shows the answer after it', async () => {
+    await using server = await startTestServer();
+    const token = await server.tokenFor('tty-user');
+    // util-linux `script` runs the client on a pseudo-terminal: stdin is a TTY, as for a user.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${chatJs}`, '/dev/null'], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        TRACEWIRE_URL: server.url,
+        TRACEWIRE_TOKEN: token,
+        NO_COLOR: '1',
+        TERM: 'dumb',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+    let screen = '';
+    const waitFor = (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no ${String(pattern)} in:\n${screen}`)),
+          15_000,
+        );
+        const check = () => {
+          if (!pattern.test(screen)) return;
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve();
+        };
+        child.stdout.on('data', check);
+        check();
+      });
+    child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(/thread thr_\w+\r?\n> /);
+    child.stdin.write('what is 3 * 5?\r');
+    await waitFor(/3 \* 5 = 15/);
+    child.stdin.write('/quit\r');
+    expect(await exited).toBe(0);
+    // The typed line is on screen (echoed by the terminal), then the run.
+    expect(screen).toMatch(/> what is 3 \* 5\?\r*\n[^]*\[demo\] working[^]*3 \* 5 = 15/);
   });
 
   test('without a token it explains how to get one and exits 2', async () => {
@@ -111,5 +152,6 @@ describe('the built terminal client (dist/cli/chat.js)', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('TRACEWIRE_TOKEN is not set');
     expect(stderr).toContain('npm start');
+    expect(stderr).toContain('npm run token -- --user <id>');
   });
 });

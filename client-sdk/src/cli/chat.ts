@@ -27,7 +27,7 @@ async function main(): Promise<number> {
         'TRACEWIRE_TOKEN is not set.',
         'Start the server (`npm start`): in development it prints a demo token. Then:',
         '  TRACEWIRE_TOKEN=<token> npm run chat',
-        'or mint one for a user with `npm run token -- <user-id>` (uses TRACEWIRE_AUTH_SECRET,',
+        'or mint one for a user with `npm run token -- --user <id>` (uses TRACEWIRE_AUTH_SECRET,',
         'or the dev secret when unset).',
         '',
       ].join('\n'),
@@ -42,7 +42,12 @@ async function main(): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const color = process.stdout.isTTY === true && !process.env['NO_COLOR'];
   const client = createTracewireClient({ url, token, transport, WebSocket, EventSource });
-  const rl = createInterface({ input: process.stdin, terminal: interactive });
+  // With an output, a terminal echoes what the user types (readline writes it there).
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: interactive,
+  });
   // Attach the line iterator now: readline drops lines (and the close) emitted before it
   // exists, which happens with piped stdin while the thread is being created.
   const lineIterator = rl[Symbol.asyncIterator]();
@@ -64,6 +69,8 @@ async function main(): Promise<number> {
       write: (text) => process.stdout.write(text),
       color,
       prompt: interactive ? () => process.stdout.write('> ') : undefined,
+      // Piped lines are not echoed by a terminal: the transcript shows them itself.
+      echo: !interactive,
       onRunActive: (runId) => (activeRun = runId),
       agent: process.env['TRACEWIRE_AGENT'] || undefined,
     });

@@ -17,6 +17,8 @@ export interface Renderer {
   render(event: ThreadEvent): string;
   /** Text for an error outside the event stream (e.g. a failed send). */
   error(message: string): string;
+  /** The user's own message in the transcript, as a prompt line. */
+  userMessage(content: string): string;
 }
 
 const json = (value: unknown): string => {
@@ -106,6 +108,9 @@ export function createRenderer(opts: { color: boolean }): Renderer {
     },
     error(message) {
       return line(paint('red', `error: ${message}`));
+    },
+    userMessage(content) {
+      return line(`> ${content}`);
     },
   };
 }

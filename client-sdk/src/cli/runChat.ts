@@ -11,6 +11,8 @@ export interface RunChatOptions {
   color: boolean;
   /** Printed before each line is read (interactive terminals). */
   prompt?: (() => void) | undefined;
+  /** Write each message as `> message` (input that no terminal echoed, e.g. piped). */
+  echo?: boolean | undefined;
   /** Reuse a thread instead of creating one. */
   threadId?: string | undefined;
   /** Agent of the new thread (the server's default when unset). */
@@ -51,6 +53,7 @@ export async function runChat(opts: RunChatOptions): Promise<ChatSummary> {
     if (content === '/quit' || content === '/exit') break;
     if (content !== '') {
       runs++;
+      if (opts.echo) write(renderer.userMessage(content));
       const run = client.streamRun(threadId, content);
       run.sent.then(
         ({ run: r }) => opts.onRunActive?.(r.id),
