@@ -36,7 +36,7 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string,
       }
       if (ctx.jsonSchema.additionalProperties === false) delete ctx.jsonSchema.additionalProperties;
     },
-  }) as Record<string, unknown>;
+  });
 }
 
 /** An input schema with the reserved `_meta` field every procedure accepts. */

@@ -77,7 +77,11 @@ async function runOnce(client: PlainClient, content: string): Promise<AgentEvent
 const toolResults = (events: AgentEvent[]) =>
   events.flatMap((e) =>
     e.type === 'tool_completed'
-      ? [{ tool: e.tool, ok: e.ok, code: e.error?.code, message: e.error?.message ?? '' }]
+      ? [
+          e.ok
+            ? { tool: e.tool, ok: e.ok, code: undefined, message: '' }
+            : { tool: e.tool, ok: e.ok, code: e.error.code, message: e.error.message },
+        ]
       : [],
   );
 

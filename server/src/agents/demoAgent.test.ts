@@ -51,7 +51,8 @@ function stable(event: EventBody): unknown {
   if (event.type === 'message_delta') return [event.type, event.delta.replace(/\d/g, '#')];
   if (event.type === 'tool_executing') return [event.type, event.tool, event.args];
   if (event.type === 'tool_completed') {
-    return [event.type, event.tool, event.ok, event.tool === 'clock' ? 'clock' : event.result];
+    const outcome = event.ok ? event.result : event.error;
+    return [event.type, event.tool, event.ok, event.tool === 'clock' ? 'clock' : outcome];
   }
   return [event.type, clockFree(JSON.stringify(event))];
 }

@@ -250,7 +250,8 @@ describe('createRunManager', () => {
       ok: false,
       error: { code: 'BAD_REQUEST' },
     });
-    expect((events[4] as AgentEventOf<'tool_completed'>).error!.message).toContain('expression');
+    const failed = events[4] as AgentEventOf<'tool_completed'> & { ok: false };
+    expect(failed.error.message).toContain('expression');
   });
 
   test("an always-throwing tool fails its own run with TOOL_FAILED and does not affect another user's run", async () => {
