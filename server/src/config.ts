@@ -172,6 +172,8 @@ export interface ClusterConfig {
   redisUrl: string;
   /** Prefix of every Redis key and channel. @default 'tw:' */
   redisPrefix: string;
+  /** The web chat at `/` (built from web/); `TRACEWIRE_WEB=false` turns it off. */
+  web: { enabled: boolean };
 }
 
 /**
@@ -299,6 +301,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     cluster,
+    web: { enabled: e.TRACEWIRE_WEB },
   };
 }
 

@@ -43,6 +43,7 @@ export const EnvSchema = z.object({
   TRACEWIRE_TOOL_BREAKER_COOLDOWN_MS: int(30_000, 1),
   TRACEWIRE_EVENT_SPANS_PER_SECOND: int(10_000),
   TRACEWIRE_OTLP_EXPORT_THREAD: bool(false),
+  TRACEWIRE_WEB: bool(true),
   TRACEWIRE_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),

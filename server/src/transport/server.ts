@@ -6,10 +6,12 @@ import { limitsFor, type Limits } from '../limits/index.js';
 import type { Services } from '../services.js';
 import type { ConnectionRegistry } from './connections.js';
 import { createHealthHandler } from './health.js';
+import { handleCors } from './cors.js';
 import { API_SECURITY_HEADERS, setSecurityHeaders } from './httpHeaders.js';
 import { createHttpTrpcHandler, TRPC_PATH } from './httpTrpc.js';
 import { isOriginAllowed } from './origin.js';
 import { createWsEndpoint } from './wsEndpoint.js';
+import { createStaticWeb } from './staticWeb.js';
 
 /** Options for {@link createTransport}. */
 export interface TransportOptions {
@@ -48,11 +50,15 @@ export function createTransport(opts: TransportOptions): Transport {
   const trpcHandler = createHttpTrpcHandler(services, limits);
   const { endpoint, connections } = createWsEndpoint(services, limits);
   const health = createHealthHandler(services, () => stopping);
+  const web = createStaticWeb({ config, logger });
 
   const httpServer = createServer((req, res) => {
     setSecurityHeaders(res, API_SECURITY_HEADERS);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === TRPC_PATH || path.startsWith(`${TRPC_PATH}/`)) {
+      const cors = handleCors(req, res, config.ws.allowedOrigins);
+      if (cors === 'refused') limits.hit('forbidden_origin');
+      if (cors !== 'serve') return;
       if (stopping) {
         res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
         res.end(
@@ -78,7 +84,7 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     health(req, res, path)
       .then((handled) => {
-        if (!handled) {
+        if (!handled && !web(req, res, path)) {
           res.writeHead(404, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: { message: `no route for ${path}` } }));
         }
@@ -97,7 +103,7 @@ export function createTransport(opts: TransportOptions): Transport {
       );
       return;
     }
-    if (!isOriginAllowed(req.headers.origin, config.ws.allowedOrigins)) {
+    if (!isOriginAllowed(req.headers.origin, config.ws.allowedOrigins, req.headers.host)) {
       // Refused before the upgrade: a page from another site never gets a socket.
       limits.hit('forbidden_origin');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
