@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signToken } from '@tracewire/server';
+import { DEV_AUTH_SECRET, signToken } from '@tracewire/server';
 import { TEST_AUTH_SECRET } from './server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -53,6 +53,12 @@ export interface ChildServerOptions {
   port?: number;
   /** How long to wait for the start line. Default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * Run as `npm start` does on a developer's machine: NODE_ENV=development and no
+   * TRACEWIRE_AUTH_SECRET (the built-in dev secret, a printed demo token). `tokenFor` then
+   * signs with the dev secret.
+   */
+  devAuth?: boolean;
 }
 
 const LISTENING = /Tracewire listening on (http:\/\/\S+)/;
@@ -75,11 +81,11 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tracewire-child-'));
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
-    NODE_ENV: 'test',
+    NODE_ENV: opts.devAuth ? 'development' : 'test',
     HOST: '127.0.0.1',
     PORT: String(opts.port ?? 0),
     TRACEWIRE_DATA_DIR: dataDir,
-    TRACEWIRE_AUTH_SECRET: TEST_AUTH_SECRET,
+    ...(opts.devAuth ? {} : { TRACEWIRE_AUTH_SECRET: TEST_AUTH_SECRET }),
     TRACEWIRE_LOG_LEVEL: 'warn',
     ...opts.env,
   };
@@ -154,7 +160,8 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     waitForLine,
     rssBytes: () => readRssBytes(child.pid!),
     stop,
-    tokenFor: (userId) => signToken({ secret: TEST_AUTH_SECRET, userId }),
+    tokenFor: (userId) =>
+      signToken({ secret: opts.devAuth ? DEV_AUTH_SECRET : TEST_AUTH_SECRET, userId }),
     async [Symbol.asyncDispose]() {
       if (!ended) {
         child.kill('SIGKILL');

@@ -21,12 +21,21 @@ const ui = {
   cancel: byId<HTMLButtonElement>('cancel'),
 };
 
+/** The readable part of an error: for invalid input, which field and why. */
+function describe(info: ReturnType<typeof getErrorInfo>): string {
+  if (!info.zodError) return info.message;
+  const fields = Object.entries(info.zodError.fieldErrors).map(
+    ([field, issues]) => `${field}: ${(issues ?? []).join(', ')}`,
+  );
+  return [...fields, ...info.zodError.formErrors].join('; ') || info.message;
+}
+
 /** Shows an error with its code and the request id to quote (when the server answered). */
 function showError(error: unknown): void {
   const info = getErrorInfo(error);
   ui.error.dataset['appCode'] = info.appCode;
   ui.error.dataset['requestId'] = info.requestId ?? '';
-  ui.error.textContent = `${info.appCode}: ${info.message}${info.requestId ? ` (request ${info.requestId})` : ''}`;
+  ui.error.textContent = `${info.appCode}: ${describe(info)}${info.requestId ? ` (request ${info.requestId})` : ''}`;
   ui.error.hidden = false;
 }
 
