@@ -110,6 +110,6 @@ describe.runIf(chromiumPresent)(
       // Nothing was created on the server.
       const threads = await srv.server.services.store.listThreads('hal' as never, { limit: 10 });
       expect(threads.items).toEqual([]);
-    }, 40_000);
+    });
   },
 );
