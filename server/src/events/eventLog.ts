@@ -60,8 +60,8 @@ export interface EventLog {
    * - every event appended after `head()` resolves gets a seq greater than `headSeq`
    *   (`chat.send` and `chat.createThread` return positions read this way: a client that
    *   subscribes from them misses none of the events that follow);
-   * - `read(threadId, headSeq, n)` never returns an event that is not yet visible to
-   *   listeners, and a listener registered before `head()` sees every event above `headSeq`.
+   * - a listener registered before `head()` is called sees every event above `headSeq`
+   *   (subscribe, then read the head and the backfill: nothing falls between).
    */
   head(threadId: ThreadId): Promise<StreamHead>;
   /** Live tail of one thread. Returns the unsubscribe function. */
