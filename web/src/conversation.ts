@@ -17,6 +17,11 @@ export interface Conversation {
   send(content: string): Promise<void>;
   /** Cancels the running run, if any. */
   cancel(): Promise<void>;
+  /**
+   * The connection is back: if the live stream had given up meanwhile (the SDK retries a
+   * failed subscription a bounded number of times), shows the thread again from its history.
+   */
+  resume(): Promise<void>;
   readonly threadId: string | null;
 }
 
@@ -34,6 +39,8 @@ export function createConversation(
   let stream: ThreadStream | null = null;
   let generation = 0;
   let activeRun: string | null = null;
+  /** The live stream ended with an error (a long outage): `resume` reloads the thread. */
+  let broken = false;
   /** Runs whose terminal event was shown (it may come before the send's answer). */
   const ended = new Set<string>();
 
@@ -81,7 +88,9 @@ export function createConversation(
         }
       }
     } catch (error) {
-      if (gen === generation) hooks.onError(error);
+      if (gen !== generation) return;
+      broken = true;
+      hooks.onError(error);
     }
   }
 
@@ -92,8 +101,15 @@ export function createConversation(
     async open(id) {
       const gen = ++generation;
       threadId = id;
+      broken = false;
       setActive(null);
       await load(id, gen);
+    },
+    async resume() {
+      if (!broken || !threadId) return;
+      const gen = ++generation;
+      broken = false;
+      await load(threadId, gen);
     },
     async send(content) {
       if (!threadId) throw new Error('no thread is open');

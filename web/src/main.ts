@@ -1,5 +1,5 @@
 import { createTracewireClient, getErrorInfo, type TracewireClient } from '@tracewire/client';
-import { createConversation } from './conversation.js';
+import { createConversation, type Conversation } from './conversation.js';
 import { byId } from './dom.js';
 import { showStatus } from './status.js';
 import { createThreadList } from './threads.js';
@@ -55,27 +55,31 @@ const isRefusedToken = (error: unknown) => getErrorInfo(error).appCode === 'UNAU
 async function runChat(token: string): Promise<string> {
   let refused!: (why: string) => void;
   const done = new Promise<string>((resolve) => (refused = resolve));
+  // Set right below; a state change can only be reported after that.
+  const current: { conversation?: Conversation } = {};
   const client: TracewireClient = createTracewireClient({
     url: location.origin,
     token,
     onStateChange: (state) => {
       showStatus(ui.status, state);
+      if (state.status === 'connected') current.conversation?.resume().catch(showError);
       if (state.status === 'refused' && state.error && isRefusedToken(state.error))
         refused(state.error.message);
     },
   });
   showStatus(ui.status, client.state);
   const transcript = createTranscript(ui.transcript);
-  const conversation = createConversation(client, transcript, {
+  const convo = createConversation(client, transcript, {
     onError: showError,
     onActiveRun: (runId) => {
       ui.cancel.disabled = runId === null;
     },
   });
+  current.conversation = convo;
   const open = async (threadId: string) => {
     clearError();
     threads.select(threadId);
-    await conversation.open(threadId).catch(showError);
+    await convo.open(threadId).catch(showError);
   };
   const threads = createThreadList(client, ui.threads, (id) => void open(id));
 
@@ -105,7 +109,7 @@ async function runChat(token: string): Promise<string> {
     if (!content) return;
     clearError();
     ui.send.disabled = true;
-    conversation
+    convo
       .send(content)
       .then(() => {
         ui.message.value = '';
@@ -123,7 +127,7 @@ async function runChat(token: string): Promise<string> {
     }
   });
   ui.cancel.addEventListener('click', () => {
-    conversation.cancel().catch(showError);
+    convo.cancel().catch(showError);
   });
 
   const why = await done;
