@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,18 +5,10 @@ import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { signToken } from '@tracewire/server';
 import { startTestServer, TEST_AUTH_SECRET } from '../../test/helpers/server.js';
+import { closedPort } from './__tests__/closedPort.js';
 import { createTracewireClient } from './client.js';
 import { getErrorInfo, isConnectionUnavailable } from './errors.js';
 import type { ThreadEvent } from './types.js';
-
-/** A loopback port nothing listens on (taken, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Settles `p`, failing the test when it is still pending after `ms`. */
 async function outcomeWithin<T>(p: Promise<T>, ms: number) {
@@ -47,7 +38,7 @@ const waitUntil = async (cond: () => boolean, ms: number, what: string) => {
 
 describe('a client that cannot connect never hangs', () => {
   test("over 'ws', a call to a server that is down fails with UNAVAILABLE naming the URL; the client keeps reconnecting and works once it is up", async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
     // Signed with the secret the server will have: it is down for now.
     const token = await signToken({ secret: TEST_AUTH_SECRET, userId: 'carol' });
@@ -84,7 +75,7 @@ describe('a client that cannot connect never hangs', () => {
   });
 
   test('an events() stream opened while the server is down resumes when it comes back', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'tracewire-down-'));
     try {
@@ -167,7 +158,7 @@ describe('a client that cannot connect never hangs', () => {
   });
 
   test('an HTTP call that cannot reach the server fails with UNAVAILABLE naming the URL and the likely causes', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     await using client = createTracewireClient({
       url: `http://127.0.0.1:${port}`,
       token: 't',

@@ -1,10 +1,10 @@
-import { createServer } from 'node:net';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { transformer, type AppErrorCode } from '@tracewire/shared';
 import { describe, expect, test } from 'vitest';
 import { getErrorInfo, isConnectionError, isTracewireError } from './errors.js';
 import type { AppRouter } from './router.js';
 import { isRetryableSendError } from './send.js';
+import { closedPort } from './__tests__/closedPort.js';
 
 /** An error exactly as the client builds it from a Tracewire error response. */
 const serverError = (appCode: string, zodError: unknown = null) =>
@@ -15,15 +15,6 @@ const serverError = (appCode: string, zodError: unknown = null) =>
       data: { code: 'BAD_REQUEST', httpStatus: 400, appCode, requestId: 'req-1', zodError },
     },
   });
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('isTracewireError', () => {
   test('narrows a server error to typed AppErrorData', () => {
