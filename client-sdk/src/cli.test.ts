@@ -105,6 +105,8 @@ describe('the built terminal client (dist/cli/chat.js)', () => {
     expect(stdout).toMatch(/thinking: Reading the message: "what is 2 \+ 2\?" Plan: /);
     expect(stdout).toContain('2 + 2 = 4.');
     expect(llm.requests).toHaveLength(0);
+  });
+
   test('in a terminal it echoes what the user types and shows the answer after it', async () => {
     await using server = await startTestServer();
     const token = await server.tokenFor('tty-user');

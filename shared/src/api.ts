@@ -114,5 +114,7 @@ export const HistoryOutputSchema = z.object({
   items: z.array(MessageSchema),
   nextCursor: z.string().nullable(),
   lastEventId: EventIdSchema,
+  /** The agent that answers the thread. */
+  agent: z.string(),
 });
 export type HistoryOutput = z.infer<typeof HistoryOutputSchema>;

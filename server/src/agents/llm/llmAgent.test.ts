@@ -262,7 +262,9 @@ describe('the LLM agent on the OpenAI wire format', () => {
       type: 'agent_completed',
       message: { content: 'Sorry, those failed.' },
     });
-    expect(ofType(events, 'tool_completed').map((e) => [e.ok, e.error?.code])).toEqual([
+    expect(
+      ofType(events, 'tool_completed').map((e) => [e.ok, e.ok ? undefined : e.error.code]),
+    ).toEqual([
       [false, 'BAD_REQUEST'],
       [false, 'NOT_FOUND'],
       [false, 'BAD_REQUEST'],
