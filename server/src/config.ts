@@ -162,6 +162,8 @@ export interface Config {
    * coordination and limits. Null on the embedded default (SQLite file, one process).
    */
   cluster: ClusterConfig | null;
+  /** The web chat at `/` (built from web/); `TRACEWIRE_WEB=false` turns it off. */
+  web: { enabled: boolean };
 }
 
 /** Where the shared state of several instances lives (both URLs are required together). */
@@ -172,8 +174,6 @@ export interface ClusterConfig {
   redisUrl: string;
   /** Prefix of every Redis key and channel. @default 'tw:' */
   redisPrefix: string;
-  /** The web chat at `/` (built from web/); `TRACEWIRE_WEB=false` turns it off. */
-  web: { enabled: boolean };
 }
 
 /**
