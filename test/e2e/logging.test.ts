@@ -28,9 +28,9 @@ test('a refused token is logged once at warn, without a stack; a run start is lo
   await using raw = await openRawSocket(srv.wsUrl, { token: 'not-a-jwt' });
   expect((await raw.closed).code).toBe(4001);
   await new Promise((r) => setTimeout(r, 50));
-  const refused = lines.filter((l) => l['msg'] === 'ws connection refused');
+  const refused = lines.filter((l) => l['msg'] === 'websocket login refused');
   expect(refused).toHaveLength(1);
-  expect(refused[0]).toMatchObject({ level: WARN, code: 'UNAUTHORIZED' });
+  expect(refused[0]).toMatchObject({ level: WARN, close_code: 4001 });
   expect(JSON.stringify(refused[0])).not.toMatch(/stack|"err"/);
   expect(lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);
 

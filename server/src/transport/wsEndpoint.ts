@@ -149,14 +149,8 @@ export function createWsEndpoint(services: Services, limits: Limits): WsEndpoint
   }
 
   const onError = ({ error, path }: WsErrorInfo<BaseContext>) => {
-    if (error.code !== 'INTERNAL_SERVER_ERROR') return;
-    // What createContext throws is reported as an internal error; a refused connection (bad
-    // or expired token, too many connections) is the client's doing, not a server fault.
-    if (AppError.is(error.cause) && error.cause.code !== 'INTERNAL') {
-      logger.warn({ code: error.cause.code, reason: error.cause.message }, 'ws connection refused');
-      return;
-    }
-    logger.error({ err: error.cause ?? error, path }, 'ws error');
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      logger.error({ err: error.cause ?? error, path }, 'ws error');
   };
 
   const ws = config.ws;
